@@ -1,0 +1,72 @@
+#include "segment.h"
+
+#include <string.h>
+
+// One byte per 2 MiB of the 47-bit address space: 64 MiB of zero-fill .bss, of which only the
+// pages covering hakmem's own segments are ever touched.
+uint8_t hak_segmap[HAK_SEGMAP_ENTRIES];
+segment_stats_t segment_stats;
+
+void segmap_set(uintptr_t header, unsigned what) {
+    __atomic_store_n(&hak_segmap[header >> HAK_SEG_SHIFT], (uint8_t)what, __ATOMIC_RELEASE);
+}
+
+static const uint8_t kind_shift[SEG_KINDS] = {16, 18, HAK_SEG_SHIFT};
+
+uint32_t segment_slot_mask(seg_kind_t kind) {
+    unsigned slots = 1u << (HAK_SEG_SHIFT - kind_shift[kind]);
+    uint32_t mask = slots == 32 ? 0xFFFFFFFFu : (1u << slots) - 1;
+    // A slot that lies entirely inside the header is not a slot.
+    if (((size_t)1 << kind_shift[kind]) <= HAK_SEG_HEADER_SIZE) mask &= ~1u;
+    return mask;
+}
+
+hak_segment_t *segment_create(seg_kind_t kind) {
+    hak_segment_t *seg = hak_os_reserve_aligned(HAK_SEG_SIZE, HAK_SEG_SIZE);
+    if (seg == NULL) return NULL;
+    seg->slab_shift = kind_shift[kind];
+    seg->kind = (uint8_t)kind;
+    atomic_fetch_add_explicit(&segment_stats.mapped, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&segment_stats.bytes_mapped, HAK_SEG_SIZE, memory_order_relaxed);
+    segmap_set((uintptr_t)seg, SEGMAP_SLABS);
+    return seg;
+}
+
+void segment_slot_range(hak_segment_t *seg, unsigned slot, char **start, char **end) {
+    size_t slot_size = (size_t)1 << seg->slab_shift;
+    size_t lo = slot * slot_size, hi = lo + slot_size;
+    if (lo < HAK_SEG_HEADER_SIZE) lo = HAK_SEG_HEADER_SIZE;
+    *start = (char *)seg + lo;
+    *end = (char *)seg + hi;
+}
+
+void segment_purge(hak_segment_t *seg) {
+    if (hak_os_decommit((char *)seg + HAK_SEG_HEADER_SIZE, HAK_SEG_SIZE - HAK_SEG_HEADER_SIZE))
+        atomic_fetch_add_explicit(&segment_stats.purged, 1, memory_order_relaxed);
+}
+
+// Multiplicative inverse of an odd number modulo 2^32 (Newton's iteration doubles the correct
+// low bits each step: 3 -> 6 -> 12 -> 24 -> 48).
+static uint32_t inverse_odd(uint32_t d) {
+    uint32_t x = d * 3u ^ 2u;
+    for (int i = 0; i < 4; i++) x *= 2u - d * x;
+    return x;
+}
+
+void slab_format(hak_segment_t *seg, unsigned slot, unsigned cls, uint32_t block_size) {
+    hak_slab_t *s = &seg->slabs[slot];
+    char *start, *end;
+    segment_slot_range(seg, slot, &start, &end);
+    s->free = NULL;
+    s->start = start;
+    s->block_size = block_size;
+    s->div_shift = (uint8_t)__builtin_ctz(block_size);
+    s->div_inv = inverse_odd(block_size >> s->div_shift);
+    s->carved = 0;
+    s->capacity = (uint16_t)((size_t)(end - start) / block_size);
+    s->used = 0;
+    s->cls = (uint8_t)cls;
+    s->slot = (uint8_t)slot;
+    s->prev = s->next = NULL;
+    remote_queue_init(&s->remote);
+}

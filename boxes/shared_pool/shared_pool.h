@@ -1,0 +1,72 @@
+// shared_pool: the process-wide pool of slab slots, and of slabs whose owner thread has exited.
+//
+// Glossary
+//   segment  a region carved into up to 32 equal slots; it embeds an sp_segment_t
+//   slot     one slab's place in a segment, free or claimed, one bit of the segment's free_mask
+//   abandoned  a slab still holding live blocks whose owner thread has exited; another thread of
+//            the same size class adopts it
+//
+// Claiming and releasing slots is lock-free: one CAS or fetch_or on the segment's bitmap.
+// Segments are only ever added to a pool, never unlinked, so a thread scanning the list can never
+// touch a segment that went away. A segment whose slots are all free can be seized (every slot
+// claimed at once) so that its pages can be purged while nobody can claim from it, then published
+// again: purge before publish. Abandoned slabs are kept per size class under a mutex (slow path).
+#ifndef HAK_SHARED_POOL_H
+#define HAK_SHARED_POOL_H
+
+#include "platform.h"
+
+#include <stdatomic.h>
+
+#define SP_MAX_CLASSES 64
+
+typedef struct sp_segment {
+    _Atomic uint32_t free_mask;     // bit i set: slot i is free
+    uint32_t all_mask;              // the slots this segment has
+    struct sp_segment *next;        // next segment of the pool; written once, before publishing
+} sp_segment_t;
+
+typedef struct sp_link {
+    struct sp_link *next;
+} sp_link_t;
+
+typedef struct {
+    _Atomic uint64_t slots_claimed, slots_released, segments_added, segments_seized;
+    _Atomic uint64_t slabs_abandoned, slabs_adopted;
+} shared_pool_stats_t;
+
+typedef struct {
+    _Atomic(sp_segment_t *) segments;  // every segment ever added, newest first
+    _Atomic(sp_segment_t *) hint;      // where the last claim succeeded
+    _Atomic long free_slots;           // a hint: claims skip the scan when it is zero
+    hak_lock_t abandoned_lock;
+    sp_link_t *abandoned[SP_MAX_CLASSES];
+    uint64_t abandoned_count;          // under abandoned_lock
+    shared_pool_stats_t stats;
+} shared_pool_t;
+
+#define SHARED_POOL_INIT {.abandoned_lock = HAK_LOCK_INIT}
+
+// Claim a free slot from any segment of the pool. Returns the slot index and sets *seg, or -1
+// when every slot is taken (the caller then adds a segment).
+int shared_pool_claim(shared_pool_t *p, sp_segment_t **seg);
+// Add a new segment whose slots are `all_mask`, claiming its lowest slot for the caller.
+int shared_pool_add_segment(shared_pool_t *p, sp_segment_t *seg, uint32_t all_mask);
+// Give a slot back. Returns true when every slot of the segment is now free.
+bool shared_pool_release(shared_pool_t *p, sp_segment_t *seg, int slot);
+// Claim every slot of a segment that is entirely free, so its memory can be purged. Returns false
+// if some slot was claimed meanwhile.
+bool shared_pool_seize_empty(shared_pool_t *p, sp_segment_t *seg);
+// Make the slots of a seized segment claimable again.
+void shared_pool_publish(shared_pool_t *p, sp_segment_t *seg);
+
+// Abandoned slabs of a size class: push one, or take one (NULL when none).
+void shared_pool_abandon(shared_pool_t *p, unsigned cls, sp_link_t *slab);
+sp_link_t *shared_pool_adopt(shared_pool_t *p, unsigned cls);
+
+// Fork support: hold and reset the pool's lock.
+void shared_pool_lock(shared_pool_t *p);
+void shared_pool_unlock(shared_pool_t *p);
+void shared_pool_reset_lock(shared_pool_t *p);
+
+#endif

@@ -1,0 +1,181 @@
+// The malloc family: hak_* always; the unprefixed names too when built with HAK_OVERRIDE.
+#include "hakmem.h"
+
+#include "heap.h"
+#include "os_direct.h"
+
+#include <errno.h>
+#include <malloc.h>
+#include <string.h>
+
+// ---- lookups -----------------------------------------------------------------------------------
+
+// Usable size of a block, or a one-line report and abort if p is not a block hakmem handed out.
+static size_t block_usable(void *p, const char *caller) {
+    uintptr_t hdr = segment_header_of(p);
+    unsigned what = segmap_get(hdr);
+    if (what == SEGMAP_SLABS) {
+        hak_slab_t *s = segment_slab_of((hak_segment_t *)hdr, p);
+        if (slab_is_block(s, p)) return s->block_size;
+    } else if (what == SEGMAP_HUGE) {
+        os_direct_header_t *h = os_direct_header(p);
+        if (h != NULL) return h->usable;
+    }
+    hak_fatal("%s(): invalid pointer %p", caller, p);
+}
+
+static HAK_NOINLINE void *huge_alloc(size_t size, size_t align) {
+    hak_init();
+    return os_direct_alloc(size, align);
+}
+
+// Blocks of a class are aligned to the largest power of two dividing the class size, up to
+// 64 KiB (slab starts are 64 KiB-aligned): take the first class >= size that align divides.
+static void *aligned_alloc_any(size_t align, size_t size) {
+    if (align <= 16) return hak_malloc(size);
+    if (align <= 64 * HAK_KiB && size <= HAK_LARGE_MAX) {
+        size_t want = size > align ? size : align;
+        if (want <= HAK_LARGE_MAX) {
+            unsigned cls = size_class_of(want);
+            while (cls < HAK_NCLASSES && hak_class_size[cls] % align != 0) cls++;
+            if (cls < HAK_NCLASSES) return heap_alloc(cls);
+        }
+    }
+    return huge_alloc(size, align);
+}
+
+// ---- the API -----------------------------------------------------------------------------------
+
+HAK_EXPORT void *hak_malloc(size_t size) {
+    if (HAK_LIKELY(size <= HAK_TINY_MAX)) return heap_alloc(size_class_small(size));
+    if (size <= HAK_LARGE_MAX) return heap_alloc(size_class_of(size));
+    return huge_alloc(size, 16);
+}
+
+HAK_EXPORT void hak_free(void *p) {
+    uintptr_t hdr = segment_header_of(p);
+    unsigned what = segmap_get(hdr);
+    if (HAK_LIKELY(what == SEGMAP_SLABS)) {
+        heap_free((hak_segment_t *)hdr, p);
+        return;
+    }
+    if (p == NULL) return;
+    os_direct_header_t *h = what == SEGMAP_HUGE ? os_direct_header(p) : NULL;
+    if (h == NULL) hak_fatal("free(): invalid pointer %p", p);
+    os_direct_free(h);
+}
+
+HAK_EXPORT void *hak_calloc(size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    void *p = hak_malloc(total);
+    // Huge blocks are fresh mappings, already zero.
+    if (p != NULL && total <= HAK_LARGE_MAX) memset(p, 0, total);
+    return p;
+}
+
+HAK_EXPORT void *hak_realloc(void *p, size_t size) {
+    if (p == NULL) return hak_malloc(size);
+    size_t old = block_usable(p, "realloc");
+    if (size == 0) { // glibc frees and returns NULL
+        hak_free(p);
+        return NULL;
+    }
+    // Shrinking keeps the block unless more than half of it would be idle.
+    if (size <= old && size >= old / 2) return p;
+    void *q = hak_malloc(size);
+    if (q == NULL) return NULL; // errno is ENOMEM; p is untouched
+    memcpy(q, p, size < old ? size : old);
+    hak_free(p);
+    return q;
+}
+
+HAK_EXPORT void *hak_reallocarray(void *p, size_t count, size_t size) {
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return hak_realloc(p, total);
+}
+
+HAK_EXPORT int hak_posix_memalign(void **out, size_t align, size_t size) {
+    if (align < sizeof(void *) || (align & (align - 1)) != 0) return EINVAL;
+    int saved = errno;
+    void *p = aligned_alloc_any(align, size);
+    if (p == NULL) return ENOMEM;
+    errno = saved;
+    *out = p;
+    return 0;
+}
+
+HAK_EXPORT void *hak_memalign(size_t align, size_t size) {
+    if (align > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    if ((align & (align - 1)) != 0) align = (size_t)1 << (64 - __builtin_clzll(align)); // glibc rounds up
+    return aligned_alloc_any(align, size);
+}
+
+HAK_EXPORT void *hak_aligned_alloc(size_t align, size_t size) {
+    if (align == 0 || (align & (align - 1)) != 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return aligned_alloc_any(align, size);
+}
+
+HAK_EXPORT void *hak_valloc(size_t size) { return aligned_alloc_any(hak_os_page_size(), size); }
+
+HAK_EXPORT void *hak_pvalloc(size_t size) {
+    size_t page = hak_os_page_size();
+    if (size > SIZE_MAX - page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    size_t rounded = size == 0 ? page : (size + page - 1) & ~(page - 1);
+    return aligned_alloc_any(page, rounded);
+}
+
+HAK_EXPORT size_t hak_malloc_usable_size(void *p) {
+    return p == NULL ? 0 : block_usable(p, "malloc_usable_size");
+}
+
+HAK_EXPORT int hak_malloc_trim(size_t pad) { return heap_trim() ? 1 : 0; }
+
+#ifdef HAK_OVERRIDE
+// The C library's names, as aliases of the same code (no extra call, no PLT).
+#define HAK_ALIAS(name) __attribute__((alias(name), visibility("default"), used))
+void *malloc(size_t size) HAK_ALIAS("hak_malloc");
+void free(void *p) HAK_ALIAS("hak_free");
+void *calloc(size_t count, size_t size) HAK_ALIAS("hak_calloc");
+void *realloc(void *p, size_t size) HAK_ALIAS("hak_realloc");
+void *reallocarray(void *p, size_t count, size_t size) HAK_ALIAS("hak_reallocarray");
+int posix_memalign(void **out, size_t align, size_t size) HAK_ALIAS("hak_posix_memalign");
+void *memalign(size_t align, size_t size) HAK_ALIAS("hak_memalign");
+void *aligned_alloc(size_t align, size_t size) HAK_ALIAS("hak_aligned_alloc");
+void *valloc(size_t size) HAK_ALIAS("hak_valloc");
+void *pvalloc(size_t size) HAK_ALIAS("hak_pvalloc");
+size_t malloc_usable_size(void *p) HAK_ALIAS("hak_malloc_usable_size");
+int malloc_trim(size_t pad) HAK_ALIAS("hak_malloc_trim");
+
+// Tuning knobs of glibc's allocator have no meaning here; accepted and ignored.
+HAK_EXPORT int mallopt(int param, int value) { return 1; }
+
+HAK_EXPORT struct mallinfo2 mallinfo2(void) {
+    hak_stats_t st;
+    hak_stats_get(&st);
+    struct mallinfo2 mi = {0};
+    mi.arena = st.bytes_mapped - st.huge_live_bytes; // bytes in slab segments
+    mi.ordblks = st.segments_mapped;
+    mi.hblks = st.allocs[3] - st.frees[3];
+    mi.hblkhd = st.huge_live_bytes;
+    mi.uordblks = mi.arena;   // in use or cached: not tracked byte by byte
+    mi.fordblks = 0;
+    return mi;
+}
+#endif

@@ -1,0 +1,70 @@
+// Process-wide counters, and the HAKMEM_STATS=1 report at exit.
+#include "hakmem.h"
+
+#include "heap.h"
+#include "os_direct.h"
+
+#include <inttypes.h>
+
+#define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+
+HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
+    heap_stats_t hs;
+    heap_stats_sum(&hs);
+    *out = (hak_stats_t){0};
+    for (unsigned f = 0; f < FRONTEND_HUGE; f++) {
+        out->allocs[f] = hs.allocs[f];
+        out->frees[f] = hs.frees[f];
+    }
+    out->allocs[FRONTEND_HUGE] = LOAD(os_direct_stats.allocs);
+    out->frees[FRONTEND_HUGE] = LOAD(os_direct_stats.frees);
+    for (unsigned f = 0; f < FRONTEND_HUGE; f++) {
+        out->remote_frees += hs.remote_frees[f];
+        out->refills += hs.refills[f];
+        out->drains += hs.drains[f];
+    }
+    for (unsigned k = 0; k < SEG_KINDS; k++) {
+        const shared_pool_stats_t *ps = &hak_pools[k].stats;
+        out->slabs_claimed += LOAD(ps->slots_claimed);
+        out->slabs_released += LOAD(ps->slots_released);
+        out->slabs_abandoned += LOAD(ps->slabs_abandoned);
+        out->slabs_adopted += LOAD(ps->slabs_adopted);
+    }
+    out->segments_mapped = LOAD(segment_stats.mapped);
+    out->segments_purged = LOAD(segment_stats.purged);
+    out->huge_live_bytes = LOAD(os_direct_stats.bytes_mapped) - LOAD(os_direct_stats.bytes_unmapped);
+    out->bytes_mapped = LOAD(segment_stats.bytes_mapped) + out->huge_live_bytes;
+}
+
+HAK_EXPORT void hak_stats_print(void) {
+    heap_stats_t hs;
+    heap_stats_sum(&hs);
+    static const char *names[] = {"tiny", "mid", "large"};
+    for (unsigned f = 0; f < FRONTEND_HUGE; f++)
+        hak_log("%s allocs=%" PRIu64 " frees=%" PRIu64 " remote_frees=%" PRIu64 " refills=%" PRIu64
+                " drains=%" PRIu64,
+                names[f], hs.allocs[f], hs.frees[f], hs.remote_frees[f], hs.refills[f], hs.drains[f]);
+    uint64_t huge_live = LOAD(os_direct_stats.bytes_mapped) - LOAD(os_direct_stats.bytes_unmapped);
+    hak_log("huge allocs=%" PRIu64 " frees=%" PRIu64 " live_bytes=%" PRIu64,
+            LOAD(os_direct_stats.allocs), LOAD(os_direct_stats.frees), huge_live);
+    hak_log("tls_sll refilled_blocks=%" PRIu64 " drained_blocks=%" PRIu64 " heaps=%" PRIu64
+            " live_heaps=%" PRIu64,
+            hs.refilled_blocks, hs.drained_blocks, hs.heaps, hs.heaps_live);
+    hak_log("remote_queue pushes=%" PRIu64 " collected=%" PRIu64, hs.remote_pushes,
+            hs.remote_collected);
+    static const char *kinds[] = {"tiny", "mid", "large"};
+    for (unsigned k = 0; k < SEG_KINDS; k++) {
+        const shared_pool_stats_t *ps = &hak_pools[k].stats;
+        hak_log("shared_pool[%s] slabs_claimed=%" PRIu64 " slabs_released=%" PRIu64
+                " segments_added=%" PRIu64 " segments_seized=%" PRIu64 " slabs_abandoned=%" PRIu64
+                " slabs_adopted=%" PRIu64,
+                kinds[k], LOAD(ps->slots_claimed), LOAD(ps->slots_released), LOAD(ps->segments_added),
+                LOAD(ps->segments_seized), LOAD(ps->slabs_abandoned), LOAD(ps->slabs_adopted));
+    }
+    hak_log("segment mapped=%" PRIu64 " purged=%" PRIu64 " bytes_mapped=%" PRIu64,
+            LOAD(segment_stats.mapped), LOAD(segment_stats.purged), LOAD(segment_stats.bytes_mapped));
+}
+
+__attribute__((destructor)) static void hak_stats_at_exit(void) {
+    if (hak_options.stats) hak_stats_print();
+}

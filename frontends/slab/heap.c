@@ -1,0 +1,440 @@
+#include "heap.h"
+
+#include <errno.h>
+#include <stddef.h>
+
+__thread hak_heap_t *hak_tls_heap = &hak_heap_empty;
+hak_heap_t hak_heap_empty;
+shared_pool_t hak_pools[SEG_KINDS] = {SHARED_POOL_INIT, SHARED_POOL_INIT, SHARED_POOL_INIT};
+
+static hak_lock_t heaps_lock = HAK_LOCK_INIT; // guards all_heaps and free_heaps
+static hak_heap_t *all_heaps, *free_heaps;
+// Remote frees by threads that never allocated (they have no heap to count them in).
+static _Atomic uint64_t heapless_remote_frees[HAK_NCLASSES];
+
+#define container_of(p, type, field) ((type *)((char *)(p) - offsetof(type, field)))
+
+static hak_segment_t *slab_segment(hak_slab_t *s) {
+    return (hak_segment_t *)((uintptr_t)s & ~HAK_SEG_MASK);
+}
+
+// ---- owner lists -------------------------------------------------------------------------------
+
+static hak_slab_t **bin_list(heap_bin_t *bin, unsigned list) {
+    return list == SLAB_FULL ? &bin->full : &bin->partial;
+}
+
+static void list_push(heap_bin_t *bin, hak_slab_t *s, unsigned list) {
+    hak_slab_t **head = bin_list(bin, list);
+    s->list = (uint8_t)list;
+    s->prev = NULL;
+    s->next = *head;
+    if (*head != NULL) (*head)->prev = s;
+    *head = s;
+}
+
+static void list_remove(heap_bin_t *bin, hak_slab_t *s) {
+    if (s->list == SLAB_CURRENT) {
+        bin->cur = NULL;
+        return;
+    }
+    hak_slab_t **head = bin_list(bin, s->list);
+    if (s->prev != NULL) s->prev->next = s->next;
+    else *head = s->next;
+    if (s->next != NULL) s->next->prev = s->prev;
+    s->prev = s->next = NULL;
+}
+
+// ---- slabs -------------------------------------------------------------------------------------
+
+// Move the blocks other threads freed into the local free list. Returns how many.
+static size_t slab_collect_remote(hak_slab_t *s) {
+    void *chain = remote_queue_take_all(&s->remote);
+    if (chain == NULL) return 0;
+    void *last;
+    size_t n = remote_queue_chain_length(chain, &last);
+    *(void **)last = s->free;
+    s->free = chain;
+    s->used = (uint16_t)(s->used - n);
+    return n;
+}
+
+static void heap_collect_remote(hak_heap_t *h, hak_slab_t *s) {
+    h->stats[s->cls].remote_collected += slab_collect_remote(s);
+}
+
+// Fill an empty cache with up to `want` blocks of slab s. Returns how many.
+static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, uint32_t want, tls_sll_t *cache) {
+    uint32_t avail = (uint32_t)(s->carved - s->used);
+    if (avail == 0 && !remote_queue_is_empty(&s->remote)) {
+        heap_collect_remote(h, s);
+        avail = (uint32_t)(s->carved - s->used);
+    }
+    if (avail > 0) {
+        void *first = s->free, *last = first;
+        uint32_t n = avail <= want ? avail : want;
+        if (n == avail) {
+            s->free = NULL;
+        } else {
+            for (uint32_t i = 1; i < n; i++) last = *(void **)last;
+            s->free = *(void **)last;
+            *(void **)last = NULL;
+        }
+        cache->head = first;
+        cache->count = n;
+        s->used = (uint16_t)(s->used + n);
+        return n;
+    }
+    uint32_t room = (uint32_t)(s->capacity - s->carved);
+    if (room == 0) return 0;
+    uint32_t n = room < want ? room : want;
+    size_t bs = s->block_size;
+    char *first = s->start + (size_t)s->carved * bs;
+    char *b = first;
+    for (uint32_t i = 1; i < n; i++, b += bs) *(void **)b = b + bs;
+    *(void **)b = NULL;
+    cache->head = first;
+    cache->count = n;
+    // atomic store: threads freeing blocks of this slab read `carved` to validate addresses.
+    __atomic_store_n(&s->carved, (uint16_t)(s->carved + n), __ATOMIC_RELAXED);
+    s->used = (uint16_t)(s->used + n);
+    return n;
+}
+
+// Hand an empty slab back to the shared pool; purge its segment when that empties it.
+static void slab_release(hak_slab_t *s) {
+    hak_segment_t *seg = slab_segment(s);
+    shared_pool_t *pool = &hak_pools[seg->kind];
+    atomic_store_explicit(&s->owner, NULL, memory_order_relaxed);
+    s->list = SLAB_FREE_SLOT;
+    s->free = NULL;
+    __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED); // stale pointers into it are now invalid
+    if (shared_pool_release(pool, &seg->pool, s->slot) && hak_options.purge_empty &&
+        shared_pool_seize_empty(pool, &seg->pool)) {
+        segment_purge(seg);
+        shared_pool_publish(pool, &seg->pool);
+    }
+}
+
+// Return a block of one of h's slabs to that slab.
+static void slab_free_local(hak_heap_t *h, hak_slab_t *s, void *b) {
+    *(void **)b = s->free;
+    s->free = b;
+    s->used--;
+    heap_bin_t *bin = &h->bins[s->cls];
+    if (s->list == SLAB_FULL) {
+        list_remove(bin, s);
+        list_push(bin, s, SLAB_PARTIAL);
+    }
+    if (s->used == 0 && s->list != SLAB_CURRENT) {
+        list_remove(bin, s);
+        slab_release(s);
+    }
+}
+
+// A slab for class cls: an abandoned one if any, else a free slot of the shared pool, else a
+// slot of a new segment.
+static hak_slab_t *heap_claim_slab(hak_heap_t *h, unsigned cls) {
+    seg_kind_t kind = size_class_segment_kind(cls);
+    shared_pool_t *pool = &hak_pools[kind];
+    sp_link_t *link = shared_pool_adopt(pool, cls);
+    if (link != NULL) {
+        hak_slab_t *s = container_of(link, hak_slab_t, pool_link);
+        atomic_store_explicit(&s->owner, h, memory_order_relaxed);
+        heap_collect_remote(h, s);
+        return s;
+    }
+    sp_segment_t *sp;
+    hak_segment_t *seg;
+    int slot = shared_pool_claim(pool, &sp);
+    if (slot >= 0) {
+        seg = container_of(sp, hak_segment_t, pool);
+    } else {
+        seg = segment_create(kind);
+        if (seg == NULL) return NULL;
+        slot = shared_pool_add_segment(pool, &seg->pool, segment_slot_mask(kind));
+    }
+    slab_format(seg, (unsigned)slot, cls, hak_class_size[cls]);
+    hak_slab_t *s = &seg->slabs[slot];
+    atomic_store_explicit(&s->owner, h, memory_order_relaxed);
+    return s;
+}
+
+// Full slabs that received remote frees become partial again.
+static void heap_collect_full(hak_heap_t *h, unsigned cls) {
+    heap_bin_t *bin = &h->bins[cls];
+    hak_slab_t *next;
+    for (hak_slab_t *s = bin->full; s != NULL; s = next) {
+        next = s->next;
+        if (remote_queue_is_empty(&s->remote)) continue;
+        heap_collect_remote(h, s);
+        list_remove(bin, s);
+        if (s->used == 0) slab_release(s);
+        else list_push(bin, s, SLAB_PARTIAL);
+    }
+}
+
+static void *heap_refill(hak_heap_t *h, unsigned cls) {
+    heap_bin_t *bin = &h->bins[cls];
+    tls_sll_t *cache = &h->cache[cls].sll;
+    uint32_t want = size_class_batch(cls);
+    for (;;) {
+        hak_slab_t *s = bin->cur;
+        if (s != NULL) {
+            uint32_t n = slab_take(h, s, want, cache);
+            if (n > 0) {
+                h->stats[cls].refills++;
+                h->stats[cls].refilled_blocks += n;
+                return tls_sll_pop(cache);
+            }
+            bin->cur = NULL;
+            list_push(bin, s, SLAB_FULL);
+        }
+        // acquire: pairs with the release store of the thread that pushed a remote free and then
+        // set the hint, so the pushed block is visible to the scan.
+        if (atomic_load_explicit(&h->remote_hint[cls], memory_order_relaxed) &&
+            atomic_exchange_explicit(&h->remote_hint[cls], 0, memory_order_acquire))
+            heap_collect_full(h, cls);
+        s = bin->partial;
+        if (s != NULL) list_remove(bin, s);
+        else if ((s = heap_claim_slab(h, cls)) == NULL) return NULL;
+        s->list = SLAB_CURRENT;
+        bin->cur = s;
+    }
+}
+
+// ---- heaps and threads -------------------------------------------------------------------------
+
+static void heap_on_thread_exit(void *arg);
+
+static hak_heap_t *heap_create(void) {
+    hak_init();
+    hak_lock(&heaps_lock);
+    hak_heap_t *h = free_heaps;
+    if (h != NULL) free_heaps = h->next_free;
+    hak_unlock(&heaps_lock);
+    if (h == NULL) {
+        h = hak_os_reserve_aligned(sizeof(hak_heap_t), hak_os_page_size());
+        if (h == NULL) return NULL;
+        for (unsigned c = 0; c < HAK_NCLASSES; c++) tls_sll_init(&h->cache[c].sll, size_class_cache_cap(c));
+        hak_lock(&heaps_lock);
+        h->next_all = all_heaps;
+        all_heaps = h;
+        hak_unlock(&heaps_lock);
+    }
+    h->live = true;
+    hak_tls_heap = h;
+    hak_thread_set_exit_arg(h); // may allocate (late pthread keys): the heap is already in place
+    return h;
+}
+
+// Empty the cache of a class completely into its slabs.
+static void heap_drain_all(hak_heap_t *h, unsigned cls) {
+    tls_sll_t *cache = &h->cache[cls].sll;
+    h->stats[cls].drained_blocks += cache->count;
+    void *b = cache->head;
+    cache->head = NULL;
+    cache->count = 0;
+    while (b != NULL) {
+        void *next = *(void **)b;
+        slab_free_local(h, segment_slab_of((hak_segment_t *)segment_header_of(b), b), b);
+        b = next;
+    }
+}
+
+// Release the heap's empty slabs; the others are abandoned (abandon) or kept.
+static bool heap_release_slabs(hak_heap_t *h, bool abandon) {
+    bool released = false;
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+        heap_drain_all(h, cls);
+        heap_bin_t *bin = &h->bins[cls];
+        hak_slab_t *lists[3] = {bin->cur, bin->partial, bin->full};
+        for (int i = 0; i < 3; i++) {
+            hak_slab_t *next;
+            for (hak_slab_t *s = lists[i]; s != NULL; s = next) {
+                next = s->next;
+                heap_collect_remote(h, s);
+                if (s->used == 0) {
+                    list_remove(bin, s);
+                    slab_release(s);
+                    released = true;
+                } else if (abandon) {
+                    list_remove(bin, s);
+                    s->list = SLAB_ABANDONED;
+                    // release: the adopter (through the pool's lock) and remote freers see the
+                    // slab's final state.
+                    atomic_store_explicit(&s->owner, NULL, memory_order_release);
+                    shared_pool_abandon(&hak_pools[slab_segment(s)->kind], cls, &s->pool_link);
+                }
+            }
+        }
+    }
+    return released;
+}
+
+static void heap_on_thread_exit(void *arg) {
+    hak_heap_t *h = arg;
+    if (hak_tls_heap == h) hak_tls_heap = &hak_heap_empty;
+    heap_release_slabs(h, true);
+    hak_lock(&heaps_lock);
+    h->live = false;
+    h->next_free = free_heaps;
+    free_heaps = h;
+    hak_unlock(&heaps_lock);
+}
+
+// ---- slow paths --------------------------------------------------------------------------------
+
+HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
+    hak_heap_t *h = hak_tls_heap;
+    if (h == &hak_heap_empty && (h = heap_create()) == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    // The fresh heap's cache may already hold blocks if heap_create's bookkeeping allocated.
+    void *b = tls_sll_pop(&h->cache[cls].sll);
+    if (b == NULL) b = heap_refill(h, cls);
+    if (b == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    h->cache[cls].allocs++;
+    return b;
+}
+
+HAK_NOINLINE void heap_drain(hak_heap_t *h, unsigned cls) {
+    void *chain;
+    uint32_t n = tls_sll_pop_chain(&h->cache[cls].sll, size_class_batch(cls), &chain);
+    h->stats[cls].drains++;
+    h->stats[cls].drained_blocks += n;
+    while (chain != NULL) {
+        void *next = *(void **)chain;
+        slab_free_local(h, segment_slab_of((hak_segment_t *)segment_header_of(chain), chain), chain);
+        chain = next;
+    }
+}
+
+HAK_NOINLINE void heap_free_slow(hak_slab_t *s, void *p) {
+    if (!slab_is_block(s, p)) hak_fatal("free(): invalid pointer %p", p);
+    // Read before the push: once the block is in the queue the owner may collect it, empty the
+    // slab and hand it to another class.
+    hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
+    unsigned cls = s->cls;
+    hak_heap_t *me = hak_tls_heap;
+    if (remote_queue_push(&s->remote, p) && owner != NULL)
+        // release: the owner's acquire exchange of the hint then sees the pushed block.
+        atomic_store_explicit(&owner->remote_hint[cls], 1, memory_order_release);
+    if (me != &hak_heap_empty) me->stats[cls].remote_frees++;
+    else atomic_fetch_add_explicit(&heapless_remote_frees[cls], 1, memory_order_relaxed);
+}
+
+#ifdef HAK_DEBUG_CHECKS
+void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p) {
+    for (void *b = h->cache[s->cls].sll.head; b != NULL; b = *(void **)b)
+        if (b == p) hak_fatal("free(): double free %p", p);
+    for (void *b = s->free; b != NULL; b = *(void **)b)
+        if (b == p) hak_fatal("free(): double free %p", p);
+}
+#endif
+
+bool heap_trim(void) {
+    bool released = false;
+    hak_heap_t *h = hak_tls_heap;
+    if (h != &hak_heap_empty) released = heap_release_slabs(h, false);
+    // Abandoned slabs whose blocks have all been freed since their owner exited.
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+        shared_pool_t *pool = &hak_pools[size_class_segment_kind(cls)];
+        sp_link_t *keep = NULL, *link;
+        while ((link = shared_pool_adopt(pool, cls)) != NULL) {
+            hak_slab_t *s = container_of(link, hak_slab_t, pool_link);
+            slab_collect_remote(s);
+            if (s->used == 0) {
+                slab_release(s);
+                released = true;
+            } else {
+                link->next = keep;
+                keep = link;
+            }
+        }
+        for (sp_link_t *next; keep != NULL; keep = next) {
+            next = keep->next;
+            shared_pool_abandon(pool, cls, keep);
+        }
+    }
+    return released;
+}
+
+// ---- process -----------------------------------------------------------------------------------
+
+static void fork_prepare(void) {
+    hak_lock(&heaps_lock);
+    for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_lock(&hak_pools[k]);
+}
+static void fork_parent(void) {
+    for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_unlock(&hak_pools[k]);
+    hak_unlock(&heaps_lock);
+}
+static void fork_child(void) {
+    for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_reset_lock(&hak_pools[k]);
+    hak_lock_reset(&heaps_lock);
+}
+
+static _Atomic int init_done;
+static hak_lock_t init_lock = HAK_LOCK_INIT;
+
+void hak_init(void) {
+    // acquire: pairs with the release below; whoever sees 1 sees the options and hooks in place.
+    if (atomic_load_explicit(&init_done, memory_order_acquire)) return;
+    hak_lock(&init_lock);
+    if (!atomic_load_explicit(&init_done, memory_order_relaxed)) {
+        hak_options_load();
+        if (!hak_thread_exit_hook_install(heap_on_thread_exit))
+            hak_log("no thread-exit hook: caches of exiting threads stay with their slabs");
+        atomic_store_explicit(&init_done, 1, memory_order_release);
+    }
+    hak_unlock(&init_lock);
+}
+
+// Runs once the C library is up: the environment is certain to be readable, and registering
+// fork handlers can no longer recurse into a first malloc.
+__attribute__((constructor(101))) static void hak_startup(void) {
+    hak_init();
+    hak_options_load();
+    hak_fork_hooks_install(fork_prepare, fork_parent, fork_child);
+}
+
+// ---- statistics --------------------------------------------------------------------------------
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
+
+void heap_stats_sum(heap_stats_t *out) {
+    *out = (heap_stats_t){0};
+    hak_lock(&heaps_lock);
+    for (hak_heap_t *h = all_heaps; h != NULL; h = h->next_all) {
+        out->heaps++;
+        out->heaps_live += h->live;
+        for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+            unsigned f = size_class_frontend(c);
+            const heap_class_stats_t *st = &h->stats[c];
+            uint64_t allocs = LOAD(h->cache[c].allocs), refilled = LOAD(st->refilled_blocks);
+            uint64_t drained = LOAD(st->drained_blocks), cached = LOAD(h->cache[c].sll.count);
+            out->allocs[f] += allocs;
+            // Every block that entered the cache was refilled or freed by the owner; every block
+            // that left it was allocated or drained.
+            out->frees[f] += cached + allocs + drained - refilled;
+            out->remote_frees[f] += LOAD(st->remote_frees);
+            out->refills[f] += LOAD(st->refills);
+            out->drains[f] += LOAD(st->drains);
+            out->refilled_blocks += refilled;
+            out->drained_blocks += drained;
+            out->remote_collected += LOAD(st->remote_collected);
+        }
+    }
+    hak_unlock(&heaps_lock);
+    for (unsigned c = 0; c < HAK_NCLASSES; c++)
+        out->remote_frees[size_class_frontend(c)] += LOAD(heapless_remote_frees[c]);
+    for (unsigned f = 0; f < FRONTENDS; f++) {
+        out->frees[f] += out->remote_frees[f];
+        out->remote_pushes += out->remote_frees[f];
+    }
+}

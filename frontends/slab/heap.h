@@ -1,0 +1,103 @@
+// heap: a thread's slab allocator for the tiny, mid and large size ranges.
+//
+// Glossary
+//   heap    one per thread that allocates; holds the thread's caches and the slabs it owns. Heaps
+//           are never unmapped: an exited thread's heap is reused by a later thread, so a pointer
+//           to a heap read from a slab is always safe to write a hint through.
+//   cache   per class, a tls_sll of free blocks of slabs this heap owns (bounded, drained on
+//           overflow, on thread exit and on malloc_trim)
+//   bin     per class, the slabs this heap owns: `cur` (refills come from it), `partial` (have
+//           free or uncarved blocks), `full` (nothing left but blocks other threads may free)
+//
+// A block freed by its owner thread goes to the cache; freed by any other thread it goes to its
+// slab's remote_queue, and the owner collects it when it refills. A slab's `used` counts carved
+// blocks not on its local free list, so a slab whose blocks are all back (from the cache, from
+// remote frees) is seen empty and goes back to the shared pool.
+#ifndef HAK_HEAP_H
+#define HAK_HEAP_H
+
+#include "remote_queue.h"
+#include "shared_pool.h"
+#include "size_class.h"
+#include "tls_sll.h"
+
+typedef struct {
+    tls_sll_t sll;
+    uint64_t allocs; // blocks handed out from this cache (the owner's only fast-path counter)
+} heap_cache_t;
+
+typedef struct {
+    hak_slab_t *cur, *partial, *full;
+} heap_bin_t;
+
+typedef struct {
+    uint64_t refills, refilled_blocks, drains, drained_blocks, remote_frees, remote_collected;
+} heap_class_stats_t;
+
+typedef struct hak_heap {
+    heap_cache_t cache[HAK_NCLASSES];
+    heap_bin_t bins[HAK_NCLASSES];
+    // Set by a thread whose remote free made one of this heap's slabs of that class non-empty;
+    // the owner then looks for remote frees in its full slabs.
+    _Atomic uint8_t remote_hint[HAK_NCLASSES];
+    heap_class_stats_t stats[HAK_NCLASSES];
+    struct hak_heap *next_all; // every heap ever made, for statistics
+    struct hak_heap *next_free;
+    bool live;
+} hak_heap_t;
+
+// The calling thread's heap. Threads start on hak_heap_empty, whose caches are empty and which
+// owns no slab, so the fast paths need no "initialised?" test: they fall into the slow path.
+extern __thread hak_heap_t *hak_tls_heap;
+extern hak_heap_t hak_heap_empty;
+extern shared_pool_t hak_pools[SEG_KINDS];
+
+void *heap_alloc_slow(unsigned cls);
+void heap_drain(hak_heap_t *h, unsigned cls);
+void heap_free_slow(hak_slab_t *s, void *p);
+#ifdef HAK_DEBUG_CHECKS
+void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p);
+#endif
+
+HAK_INLINE void *heap_alloc(unsigned cls) {
+    heap_cache_t *c = &hak_tls_heap->cache[cls];
+    void *b = tls_sll_pop(&c->sll);
+    if (HAK_LIKELY(b != NULL)) {
+        c->allocs++;
+        return b;
+    }
+    return heap_alloc_slow(cls);
+}
+
+// Free a block of a slab segment (the segmap said so).
+HAK_INLINE void heap_free(hak_segment_t *seg, void *p) {
+    hak_slab_t *s = segment_slab_of(seg, p);
+    hak_heap_t *h = hak_tls_heap;
+    // relaxed: when the owner is this thread, this thread wrote it; any other value sends the
+    // block down the slow path, which does not trust it either.
+    if (HAK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == h &&
+                   slab_is_block(s, p))) {
+#ifdef HAK_DEBUG_CHECKS
+        heap_check_double_free(h, s, p);
+#endif
+        if (HAK_UNLIKELY(tls_sll_push(&h->cache[s->cls].sll, p))) heap_drain(h, s->cls);
+        return;
+    }
+    heap_free_slow(s, p);
+}
+
+// Give everything free back: the calling thread's caches, empty slabs (its own and abandoned
+// ones) and empty segments. Returns true if a slab or segment was released.
+bool heap_trim(void);
+
+// Process start-up (idempotent) and statistics.
+void hak_init(void);
+typedef struct {
+    uint64_t allocs[FRONTENDS], frees[FRONTENDS], remote_frees[FRONTENDS];
+    uint64_t refills[FRONTENDS], drains[FRONTENDS];
+    uint64_t refilled_blocks, drained_blocks, remote_pushes, remote_collected;
+    uint64_t heaps, heaps_live;
+} heap_stats_t;
+void heap_stats_sum(heap_stats_t *out);
+
+#endif

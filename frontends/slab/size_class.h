@@ -1,0 +1,61 @@
+// size classes: the one definition of block sizes for the slab frontends.
+//
+//   tiny   16 B .. 1 KiB    classes 0..19   16 B apart up to 128 B, then four per doubling
+//   mid    1 KiB .. 32 KiB  classes 20..39  four per doubling
+//   large  32 KiB .. 1.75 MiB classes 40..62 four per doubling
+//   huge   above: one mapping per block (os_direct)
+//
+// Four classes per doubling waste at most 1/5 of a block (20%) right above a class boundary and
+// 12.5% on average; every size is a multiple of 16, so every block is 16-byte aligned, and every
+// power of two from 16 B to 1 MiB is a class (aligned allocations use them).
+#ifndef HAK_SIZE_CLASS_H
+#define HAK_SIZE_CLASS_H
+
+#include "platform.h"
+#include "segment.h"
+
+#define HAK_NCLASSES 63
+#define HAK_TINY_MAX 1024
+#define HAK_MID_MAX (32 * HAK_KiB)
+#define HAK_LARGE_MAX ((size_t)1835008) // 1.75 MiB: the largest class that fits a large segment
+#define HAK_TINY_CLASSES 20
+#define HAK_MID_CLASSES 20
+
+enum { FRONTEND_TINY, FRONTEND_MID, FRONTEND_LARGE, FRONTEND_HUGE, FRONTENDS };
+
+extern const uint32_t hak_class_size[HAK_NCLASSES];
+extern const uint8_t hak_small_class[HAK_TINY_MAX / 16 + 1];
+
+// Class of a request of at most HAK_TINY_MAX bytes: one table load.
+HAK_INLINE unsigned size_class_small(size_t n) { return hak_small_class[(n + 15) >> 4]; }
+
+// Class of any request up to HAK_LARGE_MAX.
+HAK_INLINE unsigned size_class_of(size_t n) {
+    if (n <= HAK_TINY_MAX) return size_class_small(n);
+    unsigned k = 63u - (unsigned)__builtin_clzll(n - 1); // n is in (2^k, 2^(k+1)]
+    return 8 + (k - 7) * 4 + (unsigned)(((n - 1) >> (k - 2)) & 3);
+}
+
+HAK_INLINE unsigned size_class_frontend(unsigned cls) {
+    return cls < HAK_TINY_CLASSES ? FRONTEND_TINY
+           : cls < HAK_TINY_CLASSES + HAK_MID_CLASSES ? FRONTEND_MID
+                                                     : FRONTEND_LARGE;
+}
+
+HAK_INLINE seg_kind_t size_class_segment_kind(unsigned cls) {
+    return (seg_kind_t)size_class_frontend(cls);
+}
+
+// Blocks moved from a slab to the thread cache per refill, and back per drain: about 16 KiB
+// worth, between 1 and 64 blocks.
+HAK_INLINE uint32_t size_class_batch(unsigned cls) {
+    uint32_t b = (uint32_t)(16 * HAK_KiB / hak_class_size[cls]);
+    return b < 1 ? 1 : b > 64 ? 64 : b;
+}
+// Bound of the thread cache of a class: two batches, at least two blocks.
+HAK_INLINE uint32_t size_class_cache_cap(unsigned cls) {
+    uint32_t c = 2 * size_class_batch(cls);
+    return c < 2 ? 2 : c;
+}
+
+#endif

@@ -1,0 +1,59 @@
+// hakmem: a general-purpose memory allocator.
+//
+// The hak_ functions below work in any program that links libhakmem, whether or not it also
+// replaces malloc. They behave exactly as the C library's functions of the same name without the
+// prefix (glibc's documented behaviour, errno included). A block from one family must be freed by
+// the same family: hak_free for hak_malloc, free for malloc (in a build that overrides malloc the
+// two families are the same allocator).
+#ifndef HAKMEM_H
+#define HAKMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define HAKMEM_VERSION_MAJOR 0
+#define HAKMEM_VERSION_MINOR 1
+
+void *hak_malloc(size_t size);
+void hak_free(void *ptr);
+void *hak_calloc(size_t count, size_t size);
+void *hak_realloc(void *ptr, size_t size);
+void *hak_reallocarray(void *ptr, size_t count, size_t size);
+int hak_posix_memalign(void **out, size_t alignment, size_t size);
+void *hak_aligned_alloc(size_t alignment, size_t size);
+void *hak_memalign(size_t alignment, size_t size);
+void *hak_valloc(size_t size);
+void *hak_pvalloc(size_t size);
+size_t hak_malloc_usable_size(void *ptr);
+// Return free memory to the operating system now. Returns 1 if any memory was released.
+int hak_malloc_trim(size_t pad);
+
+// Process-wide counters, summed over every thread (live or exited) at the time of the call.
+typedef struct {
+    uint64_t allocs[4];        // by frontend: [0] tiny (<=1 KiB) [1] mid (<=32 KiB) [2] large [3] huge
+    uint64_t frees[4];         // frees of blocks of that frontend, by any thread
+    uint64_t remote_frees;     // frees of a block owned by another thread
+    uint64_t refills;          // thread-cache refills from slabs
+    uint64_t drains;           // thread-cache drains back to slabs
+    uint64_t slabs_claimed;    // slab slots claimed from the shared pool
+    uint64_t slabs_released;   // slab slots given back to the shared pool
+    uint64_t slabs_abandoned;  // slabs left with live blocks by exiting threads
+    uint64_t slabs_adopted;    // abandoned slabs taken over by another thread
+    uint64_t segments_mapped;  // 2 MiB segments mapped
+    uint64_t segments_purged;  // times an empty segment's pages were returned to the OS
+    uint64_t bytes_mapped;     // segment bytes mapped plus huge bytes currently mapped
+    uint64_t huge_live_bytes;  // bytes of huge mappings currently live
+} hak_stats_t;
+
+void hak_stats_get(hak_stats_t *out);
+// Print the counters, one line per frontend and box, to stderr (what HAKMEM_STATS=1 prints at exit).
+void hak_stats_print(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,49 @@
+#include "platform.h"
+
+#include <errno.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+size_t hak_os_page_size(void) {
+    static size_t page;
+    if (HAK_UNLIKELY(page == 0)) page = (size_t)sysconf(_SC_PAGESIZE);
+    return page;
+}
+
+static void *os_map(size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return p;
+}
+
+void *hak_os_reserve_aligned(size_t size, size_t align) {
+    size_t page = hak_os_page_size();
+    if (align < page) align = page;
+    size = (size + page - 1) & ~(page - 1);
+    if (size == 0 || size + align < size) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    // Most mappings land aligned already when the size is a multiple of the alignment; try that
+    // first to avoid the over-reserve and trim.
+    void *p = os_map(size);
+    if (p == NULL) return NULL;
+    if (((uintptr_t)p & (align - 1)) == 0) return p;
+    munmap(p, size);
+
+    p = os_map(size + align);
+    if (p == NULL) return NULL;
+    uintptr_t start = (uintptr_t)p;
+    uintptr_t aligned = (start + align - 1) & ~(uintptr_t)(align - 1);
+    if (aligned > start) munmap(p, aligned - start);
+    uintptr_t end = start + size + align;
+    if (end > aligned + size) munmap((void *)(aligned + size), end - (aligned + size));
+    return (void *)aligned;
+}
+
+void hak_os_release(void *p, size_t size) { munmap(p, size); }
+
+bool hak_os_decommit(void *p, size_t size) { return madvise(p, size, MADV_DONTNEED) == 0; }

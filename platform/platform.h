@@ -1,0 +1,80 @@
+// platform: the only part of hakmem that talks to the operating system.
+//
+// Glossary
+//   reserve   map fresh address space (anonymous, read-write, lazily backed by the kernel)
+//   release   give address space back (munmap)
+//   decommit  drop the physical pages of a range but keep the range mapped; it reads as zero next
+//             time (MADV_DONTNEED)
+//
+// Nothing here allocates with malloc: every function may run inside the first malloc of the
+// process, before main and before the C library has finished starting.
+#ifndef HAK_PLATFORM_H
+#define HAK_PLATFORM_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HAK_LIKELY(x) __builtin_expect(!!(x), 1)
+#define HAK_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define HAK_INLINE static inline __attribute__((always_inline))
+#define HAK_NOINLINE __attribute__((noinline))
+#define HAK_EXPORT __attribute__((visibility("default")))
+#define HAK_CACHE_LINE 64
+
+#define HAK_KiB ((size_t)1 << 10)
+#define HAK_MiB ((size_t)1 << 20)
+
+// ---- memory ------------------------------------------------------------------------------------
+size_t hak_os_page_size(void);
+// Reserve `size` bytes aligned to `align` (a power of two >= page size). NULL with errno = ENOMEM.
+void *hak_os_reserve_aligned(size_t size, size_t align);
+void hak_os_release(void *p, size_t size);
+// Drop the pages of [p, p+size) (page-aligned). Returns false if the kernel refused.
+bool hak_os_decommit(void *p, size_t size);
+
+// ---- logging -----------------------------------------------------------------------------------
+// Write a formatted line to stderr with write(2); never allocates.
+void hak_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// Report a fatal error of the program (invalid free...) in one line and abort.
+_Noreturn void hak_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+// ---- locks -------------------------------------------------------------------------------------
+// A mutex that needs no initialisation call and can be reset in a fork child.
+typedef struct {
+    pthread_mutex_t m;
+} hak_lock_t;
+#define HAK_LOCK_INIT {PTHREAD_MUTEX_INITIALIZER}
+HAK_INLINE void hak_lock(hak_lock_t *l) { pthread_mutex_lock(&l->m); }
+HAK_INLINE void hak_unlock(hak_lock_t *l) { pthread_mutex_unlock(&l->m); }
+// In a fork child only one thread exists; a lock held across fork is made free again.
+void hak_lock_reset(hak_lock_t *l);
+
+// ---- threads -----------------------------------------------------------------------------------
+// Call `on_exit(arg)` when the calling thread exits (arg set per thread with hak_thread_set_exit_arg).
+// Install once, before any thread registers.
+bool hak_thread_exit_hook_install(void (*on_exit)(void *));
+void hak_thread_set_exit_arg(void *arg);
+
+// Handlers around fork(); installed once.
+void hak_fork_hooks_install(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+
+// ---- options -----------------------------------------------------------------------------------
+// Every HAKMEM_* option, declared once: X(field, ENV_NAME, default, description).
+#define HAK_OPTIONS(X)                                                                             \
+    X(stats, "HAKMEM_STATS", 0, "print per-frontend and per-box counters to stderr at exit")      \
+    X(purge_empty, "HAKMEM_PURGE_EMPTY", 1, "return the pages of a segment to the OS when it empties")
+
+typedef struct {
+#define HAK_OPTION_FIELD(field, env, def, desc) long field;
+    HAK_OPTIONS(HAK_OPTION_FIELD)
+#undef HAK_OPTION_FIELD
+} hak_options_t;
+
+extern hak_options_t hak_options;
+// Read HAKMEM_* from the environment; safe to call again once the C library is up.
+void hak_options_load(void);
+
+#endif
