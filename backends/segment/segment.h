@@ -92,7 +92,8 @@ HAK_INLINE bool slab_is_block(const hak_slab_t *s, const void *p) {
     uint32_t off = (uint32_t)((uintptr_t)p - (uintptr_t)s->start);
     uint32_t q = off * s->div_inv;
     q = (q >> s->div_shift) | (q << ((32 - s->div_shift) & 31));
-    return q < s->carved;
+    // relaxed atomic: the owner may be carving more blocks while another thread frees one.
+    return q < __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
 }
 
 // ---- segments ----------------------------------------------------------------------------------
