@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 size_t hak_os_page_size(void) {
@@ -45,5 +46,11 @@ void *hak_os_reserve_aligned(size_t size, size_t align) {
 }
 
 void hak_os_release(void *p, size_t size) { munmap(p, size); }
+
+uint64_t hak_clock_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
 
 bool hak_os_decommit(void *p, size_t size) { return madvise(p, size, MADV_DONTNEED) == 0; }

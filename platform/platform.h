@@ -61,11 +61,16 @@ void hak_thread_set_exit_arg(void *arg);
 // Handlers around fork(); installed once.
 void hak_fork_hooks_install(void (*prepare)(void), void (*parent)(void), void (*child)(void));
 
+// ---- clock -------------------------------------------------------------------------------------
+// Milliseconds of a monotonic clock (vDSO, no system call).
+uint64_t hak_clock_ms(void);
+
 // ---- options -----------------------------------------------------------------------------------
 // Every HAKMEM_* option, declared once: X(field, ENV_NAME, default, description).
 #define HAK_OPTIONS(X)                                                                             \
     X(stats, "HAKMEM_STATS", 0, "print per-frontend and per-box counters to stderr at exit")      \
-    X(purge_empty, "HAKMEM_PURGE_EMPTY", 1, "return the pages of a segment to the OS when it empties")
+    X(purge_delay_ms, "HAKMEM_PURGE_DELAY_MS", 100,                                              \
+      "return an empty segment's pages to the OS once it has stayed empty this long; -1: never")
 
 typedef struct {
 #define HAK_OPTION_FIELD(field, env, def, desc) long field;

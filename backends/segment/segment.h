@@ -60,6 +60,10 @@ typedef struct hak_segment {
     uint8_t slab_shift;     // log2 of the slot size
     uint8_t kind;           // seg_kind_t
     sp_segment_t pool;      // slot bitmap, in its kind's shared pool
+    // Waiting to be purged (under the heap's purge lock): when it became empty, and the next one.
+    bool purge_pending;
+    uint64_t empty_since_ms;
+    struct hak_segment *purge_next;
     // slabs[HAK_SEG_SLOTS] stays zero: an invalid pointer at the very end of a segment indexes it
     // and is rejected like any other.
     hak_slab_t slabs[HAK_SEG_SLOTS + 1] __attribute__((aligned(HAK_CACHE_LINE)));

@@ -101,7 +101,70 @@ static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, uint32_t want, tls_sll_t
     return n;
 }
 
-// Hand an empty slab back to the shared pool; purge its segment when that empties it.
+// ---- purging empty segments ----------------------------------------------------------------------
+// A segment whose slots are all free is purged only once it has stayed empty for
+// HAKMEM_PURGE_DELAY_MS: purging at once made a loop that allocates and frees a few thousand
+// blocks pay an madvise and the page faults after it on every round.
+
+static hak_lock_t purge_lock = HAK_LOCK_INIT; // guards the pending list and segments' purge fields
+static hak_segment_t *purge_pending;
+static _Atomic uint64_t purge_next_check_ms; // earliest time a pending segment can be due
+
+static void purge_schedule(hak_segment_t *seg) {
+    if (hak_options.purge_delay_ms < 0) return;
+    uint64_t now = hak_clock_ms();
+    hak_lock(&purge_lock);
+    seg->empty_since_ms = now;
+    if (!seg->purge_pending) {
+        seg->purge_pending = true;
+        seg->purge_next = purge_pending;
+        purge_pending = seg;
+    }
+    hak_unlock(&purge_lock);
+    uint64_t due = now + (uint64_t)hak_options.purge_delay_ms;
+    uint64_t next = atomic_load_explicit(&purge_next_check_ms, memory_order_relaxed);
+    // relaxed: only a hint of when to look again; the list itself is under the lock.
+    while ((next == 0 || due < next) &&
+           !atomic_compare_exchange_weak_explicit(&purge_next_check_ms, &next, due,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+    }
+}
+
+// Purge the pending segments that have been empty long enough (all of them when `all`).
+// Returns true if one was purged. A segment that is in use again is dropped from the list; it
+// comes back when it empties again.
+static bool purge_due(bool all) {
+    if (!all) {
+        uint64_t next = atomic_load_explicit(&purge_next_check_ms, memory_order_relaxed);
+        if (next == 0 || hak_clock_ms() < next) return false;
+    }
+    bool purged = false;
+    uint64_t now = hak_clock_ms(), next = 0;
+    hak_lock(&purge_lock);
+    hak_segment_t **link = &purge_pending;
+    while (*link != NULL) {
+        hak_segment_t *seg = *link;
+        uint64_t due = seg->empty_since_ms + (uint64_t)hak_options.purge_delay_ms;
+        if (!all && due > now) {
+            if (next == 0 || due < next) next = due;
+            link = &seg->purge_next;
+            continue;
+        }
+        *link = seg->purge_next;
+        seg->purge_pending = false;
+        shared_pool_t *pool = &hak_pools[seg->kind];
+        if (shared_pool_seize_empty(pool, &seg->pool)) {
+            segment_purge(seg);
+            shared_pool_publish(pool, &seg->pool);
+            purged = true;
+        }
+    }
+    atomic_store_explicit(&purge_next_check_ms, next, memory_order_relaxed);
+    hak_unlock(&purge_lock);
+    return purged;
+}
+
+// Hand an empty slab back to the shared pool; an emptied segment is scheduled for purging.
 static void slab_release(hak_slab_t *s) {
     hak_segment_t *seg = slab_segment(s);
     shared_pool_t *pool = &hak_pools[seg->kind];
@@ -109,11 +172,7 @@ static void slab_release(hak_slab_t *s) {
     s->list = SLAB_FREE_SLOT;
     s->free = NULL;
     __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED); // stale pointers into it are now invalid
-    if (shared_pool_release(pool, &seg->pool, s->slot) && hak_options.purge_empty &&
-        shared_pool_seize_empty(pool, &seg->pool)) {
-        segment_purge(seg);
-        shared_pool_publish(pool, &seg->pool);
-    }
+    if (shared_pool_release(pool, &seg->pool, s->slot)) purge_schedule(seg);
 }
 
 // Return a block of one of h's slabs to that slab.
@@ -135,6 +194,7 @@ static void slab_free_local(hak_heap_t *h, hak_slab_t *s, void *b) {
 // A slab for class cls: an abandoned one if any, else a free slot of the shared pool, else a
 // slot of a new segment.
 static hak_slab_t *heap_claim_slab(hak_heap_t *h, unsigned cls) {
+    purge_due(false);
     seg_kind_t kind = size_class_segment_kind(cls);
     shared_pool_t *pool = &hak_pools[kind];
     sp_link_t *link = shared_pool_adopt(pool, cls);
@@ -361,6 +421,7 @@ bool heap_trim(void) {
             shared_pool_abandon(pool, cls, keep);
         }
     }
+    if (purge_due(true)) released = true;
     return released;
 }
 
@@ -368,14 +429,17 @@ bool heap_trim(void) {
 
 static void fork_prepare(void) {
     hak_lock(&heaps_lock);
+    hak_lock(&purge_lock);
     for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_lock(&hak_pools[k]);
 }
 static void fork_parent(void) {
     for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_unlock(&hak_pools[k]);
+    hak_unlock(&purge_lock);
     hak_unlock(&heaps_lock);
 }
 static void fork_child(void) {
     for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_reset_lock(&hak_pools[k]);
+    hak_lock_reset(&purge_lock);
     hak_lock_reset(&heaps_lock);
 }
 
@@ -432,7 +496,8 @@ void heap_stats_sum(heap_stats_t *out) {
     }
     hak_unlock(&heaps_lock);
     for (unsigned c = 0; c < HAK_NCLASSES; c++)
-        out->remote_frees[size_class_frontend(c)] += LOAD(heapless_remote_frees[c]);
+        out->remote_frees[size_class_frontend(c)] +=
+            atomic_load_explicit(&heapless_remote_frees[c], memory_order_relaxed);
     for (unsigned f = 0; f < FRONTENDS; f++) {
         out->frees[f] += out->remote_frees[f];
         out->remote_pushes += out->remote_frees[f];
