@@ -1,0 +1,131 @@
+#include "box_kernels.h"
+
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "remote_queue.h"
+#include "tls_sll.h"
+
+// ---- tls_sll -------------------------------------------------------------------------------
+
+struct kern_sll {
+    tls_sll_t list;
+    size_t nblocks;
+    char *blocks; // nblocks x 16 bytes
+};
+
+kern_sll_t *kern_sll_new(uint32_t cap, size_t nblocks) {
+    kern_sll_t *k = calloc(1, sizeof *k);
+    if (k == NULL) return NULL;
+    k->blocks = aligned_alloc(64, (nblocks * 16 + 63) & ~(size_t)63);
+    if (k->blocks == NULL) {
+        free(k);
+        return NULL;
+    }
+    memset(k->blocks, 0, nblocks * 16);
+    k->nblocks = nblocks;
+    tls_sll_init(&k->list, cap);
+    return k;
+}
+
+void kern_sll_delete(kern_sll_t *k) {
+    free(k->blocks);
+    free(k);
+}
+
+uintptr_t kern_sll_push_n_pop_n(kern_sll_t *k, uint32_t n) {
+    uintptr_t sum = 0;
+    unsigned full = 0;
+    for (uint32_t i = 0; i < n; i++)
+        full += tls_sll_push(&k->list, k->blocks + (size_t)i * 16);
+    for (uint32_t i = 0; i < n; i++)
+        sum += (uintptr_t)tls_sll_pop(&k->list);
+    return sum + full;
+}
+
+uintptr_t kern_sll_pairs(kern_sll_t *k, uint32_t n) {
+    uintptr_t sum = 0;
+    void *b = k->blocks;
+    for (uint32_t i = 0; i < n; i++) {
+        sum += tls_sll_push(&k->list, b);
+        b = tls_sll_pop(&k->list);
+        __asm__ volatile("" : "+r"(b) : : "memory"); // keep each pair a real push and pop
+    }
+    return sum + (uintptr_t)b;
+}
+
+uint32_t kern_sll_chains(kern_sll_t *k, uint32_t n, uint32_t batch) {
+    for (uint32_t i = 0; i < n; i++)
+        tls_sll_push(&k->list, k->blocks + (size_t)i * 16);
+    uint32_t moved = 0;
+    for (uint32_t done = 0; done < n; done += batch) {
+        // Drain a batch (walking it, as a drain returning blocks to their slab does) and refill it.
+        void *chain;
+        uint32_t got = tls_sll_pop_chain(&k->list, batch, &chain);
+        void *last = chain;
+        while (*(void **)last != NULL)
+            last = *(void **)last;
+        tls_sll_push_chain(&k->list, chain, last, got);
+        moved += got;
+    }
+    void *rest; // empty the list for the next run
+    tls_sll_pop_chain(&k->list, UINT32_MAX, &rest);
+    return moved;
+}
+
+// ---- remote_queue --------------------------------------------------------------------------
+
+struct kern_rq {
+    remote_queue_t q __attribute__((aligned(64)));
+    char pad[64 - sizeof(remote_queue_t)];
+};
+
+kern_rq_t *kern_rq_new(void) {
+    kern_rq_t *k = aligned_alloc(64, sizeof(kern_rq_t));
+    if (k != NULL) remote_queue_init(&k->q);
+    return k;
+}
+
+void kern_rq_delete(kern_rq_t *k) {
+    free(k);
+}
+
+void *kern_rq_blocks_new(size_t n, size_t stride) {
+    char *b = aligned_alloc(64, (n * stride + 63) & ~(size_t)63);
+    if (b != NULL) memset(b, 0, n * stride);
+    return b;
+}
+
+void kern_rq_blocks_delete(void *blocks) {
+    free(blocks);
+}
+
+size_t kern_rq_produce(kern_rq_t *k, void *blocks, size_t n, size_t stride) {
+    size_t empties = 0;
+    char *b = blocks;
+    for (size_t i = 0; i < n; i++)
+        empties += remote_queue_push(&k->q, b + i * stride);
+    return empties;
+}
+
+size_t kern_rq_consume(kern_rq_t *k, size_t expected) {
+    size_t received = 0, takes = 0;
+    unsigned idle = 0;
+    while (received < expected) {
+        void *chain = remote_queue_take_all(&k->q);
+        if (chain == NULL) {
+            if (++idle % 64 == 0) sched_yield(); // producers may outnumber the cores
+            continue;
+        }
+        takes++;
+        for (void *b = chain; b != NULL; b = *(void **)b)
+            received++;
+    }
+    return takes;
+}
+
+size_t kern_rq_push_take(kern_rq_t *k, void *blocks, size_t n, size_t stride) {
+    kern_rq_produce(k, blocks, n, stride);
+    return remote_queue_chain_length(remote_queue_take_all(&k->q), NULL);
+}

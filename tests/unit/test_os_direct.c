@@ -1,0 +1,153 @@
+// Unit tests of the os_direct backend: huge blocks, each in its own mapping with a header found
+// through the segmap.
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <errno.h>
+
+#include "os_direct.h"
+
+static const size_t sizes[] = {
+    2 * HAK_MiB + 1,     2 * HAK_MiB + 4096, 3 * HAK_MiB - 7, 4 * HAK_MiB,
+    5 * HAK_MiB + 12345, 16 * HAK_MiB,       64 * HAK_MiB,
+};
+
+// Touch every page of [p, p + n) and its last byte, then read back the pattern.
+static void check_writable(char *p, size_t n) {
+    size_t page = hak_os_page_size();
+    for (size_t off = 0; off < n; off += page)
+        p[off] = (char)(off / page);
+    p[n - 1] = 0x7F;
+    for (size_t off = 0; off < n - 1; off += page)
+        if (p[off] != (char)(off / page)) fail_msg("page at offset %zu lost its byte", off);
+    assert_int_equal(p[n - 1], 0x7F);
+}
+
+// Allocate, check everything os_direct promises about the block, and free.
+static void check_one(size_t size, size_t align) {
+    uint64_t allocs0 = atomic_load(&os_direct_stats.allocs),
+             frees0 = atomic_load(&os_direct_stats.frees);
+    char *p = os_direct_alloc(size, align);
+    if (p == NULL) fail_msg("os_direct_alloc(%zu, %zu) failed", size, align);
+    size_t want_align = align < 16 ? 16 : align;
+    if ((uintptr_t)p % want_align != 0)
+        fail_msg("block %p of %zu B not aligned to %zu", (void *)p, size, align);
+
+    uintptr_t hdr = segment_header_of(p);
+    assert_int_equal(segmap_get(hdr), SEGMAP_HUGE);
+    os_direct_header_t *h = os_direct_header(p);
+    assert_non_null(h);
+    assert_ptr_equal(h, (void *)hdr);
+    assert_ptr_equal(h->block, p);
+    assert_ptr_equal(h->map, (void *)hdr);
+    assert_true(h->usable >= size);
+    // usable reaches exactly the end of the mapping, and the mapping is whole pages.
+    assert_ptr_equal(p + h->usable, (char *)h->map + h->map_size);
+    assert_int_equal(h->map_size % hak_os_page_size(), 0);
+    // Fresh memory: an address inside the block is not a block (alone, without the segmap).
+    assert_null(os_direct_header(p + 16));
+    assert_null(os_direct_header(p + 4096));
+
+    check_writable(p, h->usable);
+
+    // With the segmap consulted first, as a caller does, no inner address passes either, whatever
+    // the block holds now.
+    const size_t inner[] = {16,       4096, HAK_SEG_SIZE - 16, HAK_SEG_SIZE, HAK_SEG_SIZE + 16,
+                            size - 16};
+    for (int i = 0; i < 6; i++) {
+        char *q = p + inner[i];
+        if (inner[i] >= h->usable) continue;
+        bool accepted =
+            segmap_get(segment_header_of(q)) == SEGMAP_HUGE && os_direct_header(q) != NULL;
+        if (accepted)
+            fail_msg("inner address p+%zu of a %zu B block (align %zu) accepted", inner[i], size,
+                     align);
+    }
+    assert_int_equal(atomic_load(&os_direct_stats.allocs), allocs0 + 1);
+
+    os_direct_free(h);
+    assert_int_equal(segmap_get(hdr), SEGMAP_NONE);
+    assert_int_equal(atomic_load(&os_direct_stats.frees), frees0 + 1);
+}
+
+static void test_sizes_and_alignments(void **state) {
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (size_t align = 16; align <= 32 * HAK_MiB; align <<= 1)
+            check_one(sizes[i], align);
+}
+
+static void test_small_alignments_and_sizes(void **state) {
+    // Alignments below 16 are raised to 16; the smallest sizes still get a full header.
+    const size_t aligns[] = {1, 2, 8};
+    for (int i = 0; i < 3; i++)
+        check_one(2 * HAK_MiB + 1, aligns[i]);
+    check_one(1, 16);
+    check_one(4096, 4096);
+}
+
+static void test_many_live_blocks(void **state) {
+    // Several huge blocks live at once: each finds its own header, none disturbs another.
+    enum { N = 16 };
+    char *p[N];
+    for (int i = 0; i < N; i++) {
+        size_t align = (size_t)16 << (i % 22);
+        p[i] = os_direct_alloc(2 * HAK_MiB + (size_t)i * 100000, align);
+        assert_non_null(p[i]);
+        memset(p[i], i, 2 * HAK_MiB);
+    }
+    for (int i = 0; i < N; i++) {
+        os_direct_header_t *h = os_direct_header(p[i]);
+        assert_non_null(h);
+        assert_ptr_equal(h->block, p[i]);
+        assert_int_equal(segmap_get(segment_header_of(p[i])), SEGMAP_HUGE);
+        for (size_t off = 0; off < 2 * HAK_MiB; off += 65536)
+            assert_int_equal(p[i][off], i);
+    }
+    for (int i = 0; i < N; i += 2)
+        os_direct_free(os_direct_header(p[i]));
+    for (int i = 1; i < N; i += 2) {
+        assert_ptr_equal(os_direct_header(p[i])->block, p[i]);
+        assert_int_equal(segmap_get(segment_header_of(p[i])), SEGMAP_HUGE);
+        os_direct_free(os_direct_header(p[i]));
+    }
+}
+
+static void test_impossible_sizes_fail_with_enomem(void **state) {
+    const size_t bad[] = {SIZE_MAX, SIZE_MAX - 4096, SIZE_MAX / 2, SIZE_MAX / 2 - 2 * HAK_MiB,
+                          (size_t)1 << 62};
+    for (int i = 0; i < 5; i++) {
+        errno = 0;
+        assert_null(os_direct_alloc(bad[i], 16));
+        assert_int_equal(errno, ENOMEM);
+        errno = 0;
+        assert_null(os_direct_alloc(bad[i], 32 * HAK_MiB));
+        assert_int_equal(errno, ENOMEM);
+    }
+}
+
+static void test_stats_bytes(void **state) {
+    uint64_t m0 = atomic_load(&os_direct_stats.bytes_mapped),
+             u0 = atomic_load(&os_direct_stats.bytes_unmapped);
+    char *p = os_direct_alloc(3 * HAK_MiB, 64);
+    assert_non_null(p);
+    size_t map_size = os_direct_header(p)->map_size;
+    assert_int_equal(atomic_load(&os_direct_stats.bytes_mapped), m0 + map_size);
+    os_direct_free(os_direct_header(p));
+    assert_int_equal(atomic_load(&os_direct_stats.bytes_unmapped), u0 + map_size);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sizes_and_alignments),
+        cmocka_unit_test(test_small_alignments_and_sizes),
+        cmocka_unit_test(test_many_live_blocks),
+        cmocka_unit_test(test_impossible_sizes_fail_with_enomem),
+        cmocka_unit_test(test_stats_bytes),
+    };
+    return cmocka_run_group_tests_name("os_direct", tests, NULL, NULL);
+}
