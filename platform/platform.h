@@ -70,7 +70,8 @@ uint64_t hak_clock_ms(void);
 #define HAK_OPTIONS(X)                                                                             \
     X(stats, "HAKMEM_STATS", 0, "print per-frontend and per-box counters to stderr at exit")      \
     X(purge_delay_ms, "HAKMEM_PURGE_DELAY_MS", 100,                                              \
-      "return an empty segment's pages to the OS once it has stayed empty this long; -1: never")
+      "return an empty segment's pages to the OS once it has stayed empty this long; -1: never")   \
+    X(huge_cache_mb, "HAKMEM_HUGE_CACHE_MB", 64, "MiB of freed huge mappings kept for reuse")
 
 typedef struct {
 #define HAK_OPTION_FIELD(field, env, def, desc) long field;

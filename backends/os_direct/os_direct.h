@@ -8,11 +8,14 @@
 
 #include "segment.h"
 
-typedef struct {
+typedef struct os_direct_header {
     void *block;      // the address handed out
     void *map;        // the mapping
     size_t map_size;
     size_t usable;    // bytes from block to the end of the mapping
+    // While freed and cached for reuse:
+    uint64_t freed_ms;
+    struct os_direct_header *next;
 } os_direct_header_t;
 
 // A block of at least `size` bytes aligned to `align` (a power of two). NULL with errno = ENOMEM.
@@ -22,10 +25,18 @@ HAK_INLINE os_direct_header_t *os_direct_header(void *p) {
     os_direct_header_t *h = (os_direct_header_t *)segment_header_of(p);
     return h->block == p ? h : NULL;
 }
+// Free a block: its mapping is cached for reuse (bounded by HAKMEM_HUGE_CACHE_MB, unmapped after
+// HAKMEM_PURGE_DELAY_MS unused) or unmapped.
 void os_direct_free(os_direct_header_t *h);
+// Unmap every cached mapping. Returns true if there was one.
+bool os_direct_trim(void);
+// Fork support.
+void os_direct_lock(void);
+void os_direct_unlock(void);
+void os_direct_reset_lock(void);
 
 typedef struct {
-    _Atomic uint64_t allocs, frees, bytes_mapped, bytes_unmapped;
+    _Atomic uint64_t allocs, frees, cache_hits, bytes_mapped, bytes_unmapped, bytes_live;
 } os_direct_stats_t;
 extern os_direct_stats_t os_direct_stats;
 

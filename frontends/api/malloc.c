@@ -145,7 +145,34 @@ HAK_EXPORT size_t hak_malloc_usable_size(void *p) {
     return p == NULL ? 0 : block_usable(p, "malloc_usable_size");
 }
 
-HAK_EXPORT int hak_malloc_trim(size_t pad) { return heap_trim() ? 1 : 0; }
+HAK_EXPORT int hak_malloc_trim(size_t pad) {
+    bool released = heap_trim();
+    if (os_direct_trim()) released = true;
+    return released ? 1 : 0;
+}
+
+// ---- process -----------------------------------------------------------------------------------
+
+static void fork_prepare(void) {
+    heap_fork_prepare();
+    os_direct_lock();
+}
+static void fork_parent(void) {
+    os_direct_unlock();
+    heap_fork_parent();
+}
+static void fork_child(void) {
+    os_direct_reset_lock();
+    heap_fork_child();
+}
+
+// Runs once the C library is up: the environment is certain to be readable, and registering
+// fork handlers can no longer recurse into a first malloc.
+__attribute__((constructor(101))) static void hak_startup(void) {
+    hak_init();
+    hak_options_load();
+    hak_fork_hooks_install(fork_prepare, fork_parent, fork_child);
+}
 
 #ifdef HAK_OVERRIDE
 // The C library's names, as aliases of the same code (no extra call, no PLT).

@@ -32,8 +32,9 @@ HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
     }
     out->segments_mapped = LOAD(segment_stats.mapped);
     out->segments_purged = LOAD(segment_stats.purged);
-    out->huge_live_bytes = LOAD(os_direct_stats.bytes_mapped) - LOAD(os_direct_stats.bytes_unmapped);
-    out->bytes_mapped = LOAD(segment_stats.bytes_mapped) + out->huge_live_bytes;
+    out->huge_live_bytes = LOAD(os_direct_stats.bytes_live);
+    out->bytes_mapped = LOAD(segment_stats.bytes_mapped) + LOAD(os_direct_stats.bytes_mapped) -
+                        LOAD(os_direct_stats.bytes_unmapped);
 }
 
 HAK_EXPORT void hak_stats_print(void) {
@@ -44,9 +45,12 @@ HAK_EXPORT void hak_stats_print(void) {
         hak_log("%s allocs=%" PRIu64 " frees=%" PRIu64 " remote_frees=%" PRIu64 " refills=%" PRIu64
                 " drains=%" PRIu64,
                 names[f], hs.allocs[f], hs.frees[f], hs.remote_frees[f], hs.refills[f], hs.drains[f]);
-    uint64_t huge_live = LOAD(os_direct_stats.bytes_mapped) - LOAD(os_direct_stats.bytes_unmapped);
-    hak_log("huge allocs=%" PRIu64 " frees=%" PRIu64 " live_bytes=%" PRIu64,
-            LOAD(os_direct_stats.allocs), LOAD(os_direct_stats.frees), huge_live);
+    uint64_t live = LOAD(os_direct_stats.bytes_live);
+    uint64_t cached = LOAD(os_direct_stats.bytes_mapped) - LOAD(os_direct_stats.bytes_unmapped) - live;
+    hak_log("huge allocs=%" PRIu64 " frees=%" PRIu64 " live_bytes=%" PRIu64 " cache_hits=%" PRIu64
+            " cached_bytes=%" PRIu64,
+            LOAD(os_direct_stats.allocs), LOAD(os_direct_stats.frees), live,
+            LOAD(os_direct_stats.cache_hits), cached);
     hak_log("tls_sll refilled_blocks=%" PRIu64 " drained_blocks=%" PRIu64 " heaps=%" PRIu64
             " live_heaps=%" PRIu64,
             hs.refilled_blocks, hs.drained_blocks, hs.heaps, hs.heaps_live);

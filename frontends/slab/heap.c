@@ -427,17 +427,17 @@ bool heap_trim(void) {
 
 // ---- process -----------------------------------------------------------------------------------
 
-static void fork_prepare(void) {
+void heap_fork_prepare(void) {
     hak_lock(&heaps_lock);
     hak_lock(&purge_lock);
     for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_lock(&hak_pools[k]);
 }
-static void fork_parent(void) {
+void heap_fork_parent(void) {
     for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_unlock(&hak_pools[k]);
     hak_unlock(&purge_lock);
     hak_unlock(&heaps_lock);
 }
-static void fork_child(void) {
+void heap_fork_child(void) {
     for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_reset_lock(&hak_pools[k]);
     hak_lock_reset(&purge_lock);
     hak_lock_reset(&heaps_lock);
@@ -457,14 +457,6 @@ void hak_init(void) {
         atomic_store_explicit(&init_done, 1, memory_order_release);
     }
     hak_unlock(&init_lock);
-}
-
-// Runs once the C library is up: the environment is certain to be readable, and registering
-// fork handlers can no longer recurse into a first malloc.
-__attribute__((constructor(101))) static void hak_startup(void) {
-    hak_init();
-    hak_options_load();
-    hak_fork_hooks_install(fork_prepare, fork_parent, fork_child);
 }
 
 // ---- statistics --------------------------------------------------------------------------------

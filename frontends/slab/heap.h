@@ -90,8 +90,11 @@ HAK_INLINE void heap_free(hak_segment_t *seg, void *p) {
 // ones) and empty segments. Returns true if a slab or segment was released.
 bool heap_trim(void);
 
-// Process start-up (idempotent) and statistics.
+// Process start-up (idempotent), fork handlers and statistics.
 void hak_init(void);
+void heap_fork_prepare(void);
+void heap_fork_parent(void);
+void heap_fork_child(void);
 typedef struct {
     uint64_t allocs[FRONTENDS], frees[FRONTENDS], remote_frees[FRONTENDS];
     uint64_t refills[FRONTENDS], drains[FRONTENDS];

@@ -131,14 +131,59 @@ static void test_impossible_sizes_fail_with_enomem(void **state) {
 }
 
 static void test_stats_bytes(void **state) {
+    os_direct_trim();
     uint64_t m0 = atomic_load(&os_direct_stats.bytes_mapped),
-             u0 = atomic_load(&os_direct_stats.bytes_unmapped);
+             u0 = atomic_load(&os_direct_stats.bytes_unmapped),
+             l0 = atomic_load(&os_direct_stats.bytes_live);
     char *p = os_direct_alloc(3 * HAK_MiB, 64);
     assert_non_null(p);
     size_t map_size = os_direct_header(p)->map_size;
     assert_int_equal(atomic_load(&os_direct_stats.bytes_mapped), m0 + map_size);
+    assert_int_equal(atomic_load(&os_direct_stats.bytes_live), l0 + map_size);
     os_direct_free(os_direct_header(p));
+    assert_int_equal(atomic_load(&os_direct_stats.bytes_live), l0);
+    // Cached, not unmapped, until trimmed.
+    assert_int_equal(atomic_load(&os_direct_stats.bytes_unmapped), u0);
+    assert_true(os_direct_trim());
     assert_int_equal(atomic_load(&os_direct_stats.bytes_unmapped), u0 + map_size);
+    assert_false(os_direct_trim());
+}
+
+// A freed mapping is reused for a request of about its size, keeps its contents' pages (no new
+// mapping), and is not handed out while the segmap says it is free.
+static void test_cache_reuse(void **state) {
+    os_direct_trim();
+    long saved_delay = hak_options.purge_delay_ms;
+    hak_options.purge_delay_ms = 60000;
+    char *p = os_direct_alloc(5 * HAK_MiB, 16);
+    assert_non_null(p);
+    memset(p, 0x5a, 5 * HAK_MiB);
+    os_direct_free(os_direct_header(p));
+    assert_int_equal(segmap_get(segment_header_of(p)), SEGMAP_NONE);
+    uint64_t hits = atomic_load(&os_direct_stats.cache_hits);
+    uint64_t mapped = atomic_load(&os_direct_stats.bytes_mapped);
+    // Much larger: no reuse (more than a quarter of waste the other way round is refused too).
+    char *big = os_direct_alloc(12 * HAK_MiB, 16);
+    assert_non_null(big);
+    assert_ptr_not_equal(big, p);
+    assert_int_equal(atomic_load(&os_direct_stats.cache_hits), hits);
+    char *q = os_direct_alloc(5 * HAK_MiB - 4096, 16);
+    assert_ptr_equal(q, p);
+    assert_int_equal(atomic_load(&os_direct_stats.cache_hits), hits + 1);
+    assert_int_equal(atomic_load(&os_direct_stats.bytes_mapped), mapped + os_direct_header(big)->map_size);
+    assert_int_equal(segmap_get(segment_header_of(q)), SEGMAP_HUGE);
+    assert_true(os_direct_header(q)->usable >= 5 * HAK_MiB - 4096);
+    os_direct_free(os_direct_header(q));
+    os_direct_free(os_direct_header(big));
+    // With no delay, the next free unmaps everything that waited.
+    hak_options.purge_delay_ms = 0;
+    uint64_t unmapped = atomic_load(&os_direct_stats.bytes_unmapped);
+    char *r = os_direct_alloc(40 * HAK_MiB, 16);
+    assert_non_null(r);
+    os_direct_free(os_direct_header(r));
+    assert_true(atomic_load(&os_direct_stats.bytes_unmapped) > unmapped);
+    hak_options.purge_delay_ms = saved_delay;
+    os_direct_trim();
 }
 
 int main(void) {
@@ -148,6 +193,7 @@ int main(void) {
         cmocka_unit_test(test_many_live_blocks),
         cmocka_unit_test(test_impossible_sizes_fail_with_enomem),
         cmocka_unit_test(test_stats_bytes),
+        cmocka_unit_test(test_cache_reuse),
     };
     return cmocka_run_group_tests_name("os_direct", tests, NULL, NULL);
 }
