@@ -117,8 +117,11 @@ static void test_batch_and_cache_cap(void **state) {
         assert_in_range(b, 1, 64);
         assert_true(cap >= 2);
         assert_true(cap >= b); // a full batch always fits the cache
-        // About 16 KiB per batch, except where the 1..64 clamp applies.
-        if (b > 1 && b < 64) assert_true((uint64_t)b * hak_class_size[c] <= 16 * HAK_KiB);
+        // About HAK_CACHE_BATCH_BYTES per batch, except where the 1..64 clamp applies.
+        if (b > 1 && b < 64) {
+            assert_true((uint64_t)b * hak_class_size[c] <= HAK_CACHE_BATCH_BYTES);
+            assert_true((uint64_t)(b + 1) * hak_class_size[c] > HAK_CACHE_BATCH_BYTES);
+        }
     }
 }
 
