@@ -1,6 +1,7 @@
 #include "os_direct.h"
 
 #include <errno.h>
+#include <string.h>
 
 os_direct_stats_t os_direct_stats;
 
@@ -46,7 +47,6 @@ static void unmap_list(os_direct_header_t *h) {
 
 // A cached mapping with room for `total` bytes that wastes at most a quarter more.
 static os_direct_header_t *cache_take(size_t total) {
-    if (cache_head == NULL) return NULL; // unlocked peek: an empty cache costs no lock
     os_direct_header_t *best = NULL, **best_link = NULL;
     hak_lock(&cache_lock);
     for (os_direct_header_t **link = &cache_head; *link != NULL; link = &(*link)->next) {
@@ -79,7 +79,7 @@ void os_direct_reset_lock(void) { hak_lock_reset(&cache_lock); }
 
 // ---- blocks ------------------------------------------------------------------------------------
 
-void *os_direct_alloc(size_t size, size_t align) {
+void *os_direct_alloc(size_t size, size_t align, bool zero) {
     size_t page = hak_os_page_size();
     if (align < 16) align = 16;
     // Room before the block: the header, or a whole 2 MiB for alignments the header's 2 MiB
@@ -98,6 +98,8 @@ void *os_direct_alloc(size_t size, size_t align) {
         map = h->map;
         total = h->map_size;
         atomic_fetch_add_explicit(&os_direct_stats.cache_hits, 1, memory_order_relaxed);
+        // Fresh mappings are zero; a reused one holds its last user's data.
+        if (zero) memset(map + lead, 0, size);
     } else if (map_align == HAK_SEG_SIZE) {
         map = hak_os_reserve_aligned(total, HAK_SEG_SIZE);
         if (map == NULL) return NULL;

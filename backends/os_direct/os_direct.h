@@ -18,8 +18,9 @@ typedef struct os_direct_header {
     struct os_direct_header *next;
 } os_direct_header_t;
 
-// A block of at least `size` bytes aligned to `align` (a power of two). NULL with errno = ENOMEM.
-void *os_direct_alloc(size_t size, size_t align);
+// A block of at least `size` bytes aligned to `align` (a power of two), its first `size` bytes
+// zero if `zero`. NULL with errno = ENOMEM.
+void *os_direct_alloc(size_t size, size_t align, bool zero);
 // The header of a block, or NULL if p is not a block os_direct handed out.
 HAK_INLINE os_direct_header_t *os_direct_header(void *p) {
     os_direct_header_t *h = (os_direct_header_t *)segment_header_of(p);

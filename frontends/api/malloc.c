@@ -24,9 +24,9 @@ static size_t block_usable(void *p, const char *caller) {
     hak_fatal("%s(): invalid pointer %p", caller, p);
 }
 
-static HAK_NOINLINE void *huge_alloc(size_t size, size_t align) {
+static HAK_NOINLINE void *huge_alloc(size_t size, size_t align, bool zero) {
     hak_init();
-    return os_direct_alloc(size, align);
+    return os_direct_alloc(size, align, zero);
 }
 
 // Blocks of a class are aligned to the largest power of two dividing the class size, up to
@@ -41,7 +41,7 @@ static void *aligned_alloc_any(size_t align, size_t size) {
             if (cls < HAK_NCLASSES) return heap_alloc(cls);
         }
     }
-    return huge_alloc(size, align);
+    return huge_alloc(size, align, false);
 }
 
 // ---- the API -----------------------------------------------------------------------------------
@@ -49,7 +49,7 @@ static void *aligned_alloc_any(size_t align, size_t size) {
 HAK_EXPORT void *hak_malloc(size_t size) {
     if (HAK_LIKELY(size <= HAK_TINY_MAX)) return heap_alloc(size_class_small(size));
     if (size <= HAK_LARGE_MAX) return heap_alloc(size_class_of(size));
-    return huge_alloc(size, 16);
+    return huge_alloc(size, 16, false);
 }
 
 HAK_EXPORT void hak_free(void *p) {
@@ -71,9 +71,9 @@ HAK_EXPORT void *hak_calloc(size_t count, size_t size) {
         errno = ENOMEM;
         return NULL;
     }
+    if (total > HAK_LARGE_MAX) return huge_alloc(total, 16, true);
     void *p = hak_malloc(total);
-    // Huge blocks are fresh mappings, already zero.
-    if (p != NULL && total <= HAK_LARGE_MAX) memset(p, 0, total);
+    if (p != NULL) memset(p, 0, total);
     return p;
 }
 

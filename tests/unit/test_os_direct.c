@@ -32,7 +32,7 @@ static void check_writable(char *p, size_t n) {
 static void check_one(size_t size, size_t align) {
     uint64_t allocs0 = atomic_load(&os_direct_stats.allocs),
              frees0 = atomic_load(&os_direct_stats.frees);
-    char *p = os_direct_alloc(size, align);
+    char *p = os_direct_alloc(size, align, false);
     if (p == NULL) fail_msg("os_direct_alloc(%zu, %zu) failed", size, align);
     size_t want_align = align < 16 ? 16 : align;
     if ((uintptr_t)p % want_align != 0)
@@ -96,7 +96,7 @@ static void test_many_live_blocks(void **state) {
     char *p[N];
     for (int i = 0; i < N; i++) {
         size_t align = (size_t)16 << (i % 22);
-        p[i] = os_direct_alloc(2 * HAK_MiB + (size_t)i * 100000, align);
+        p[i] = os_direct_alloc(2 * HAK_MiB + (size_t)i * 100000, align, false);
         assert_non_null(p[i]);
         memset(p[i], i, 2 * HAK_MiB);
     }
@@ -122,10 +122,10 @@ static void test_impossible_sizes_fail_with_enomem(void **state) {
                           (size_t)1 << 62};
     for (int i = 0; i < 5; i++) {
         errno = 0;
-        assert_null(os_direct_alloc(bad[i], 16));
+        assert_null(os_direct_alloc(bad[i], 16, false));
         assert_int_equal(errno, ENOMEM);
         errno = 0;
-        assert_null(os_direct_alloc(bad[i], 32 * HAK_MiB));
+        assert_null(os_direct_alloc(bad[i], 32 * HAK_MiB, false));
         assert_int_equal(errno, ENOMEM);
     }
 }
@@ -135,7 +135,7 @@ static void test_stats_bytes(void **state) {
     uint64_t m0 = atomic_load(&os_direct_stats.bytes_mapped),
              u0 = atomic_load(&os_direct_stats.bytes_unmapped),
              l0 = atomic_load(&os_direct_stats.bytes_live);
-    char *p = os_direct_alloc(3 * HAK_MiB, 64);
+    char *p = os_direct_alloc(3 * HAK_MiB, 64, false);
     assert_non_null(p);
     size_t map_size = os_direct_header(p)->map_size;
     assert_int_equal(atomic_load(&os_direct_stats.bytes_mapped), m0 + map_size);
@@ -155,7 +155,7 @@ static void test_cache_reuse(void **state) {
     os_direct_trim();
     long saved_delay = hak_options.purge_delay_ms;
     hak_options.purge_delay_ms = 60000;
-    char *p = os_direct_alloc(5 * HAK_MiB, 16);
+    char *p = os_direct_alloc(5 * HAK_MiB, 16, false);
     assert_non_null(p);
     memset(p, 0x5a, 5 * HAK_MiB);
     os_direct_free(os_direct_header(p));
@@ -163,22 +163,24 @@ static void test_cache_reuse(void **state) {
     uint64_t hits = atomic_load(&os_direct_stats.cache_hits);
     uint64_t mapped = atomic_load(&os_direct_stats.bytes_mapped);
     // Much larger: no reuse (more than a quarter of waste the other way round is refused too).
-    char *big = os_direct_alloc(12 * HAK_MiB, 16);
+    char *big = os_direct_alloc(12 * HAK_MiB, 16, false);
     assert_non_null(big);
     assert_ptr_not_equal(big, p);
     assert_int_equal(atomic_load(&os_direct_stats.cache_hits), hits);
-    char *q = os_direct_alloc(5 * HAK_MiB - 4096, 16);
+    char *q = os_direct_alloc(5 * HAK_MiB - 4096, 16, true);
     assert_ptr_equal(q, p);
     assert_int_equal(atomic_load(&os_direct_stats.cache_hits), hits + 1);
     assert_int_equal(atomic_load(&os_direct_stats.bytes_mapped), mapped + os_direct_header(big)->map_size);
     assert_int_equal(segmap_get(segment_header_of(q)), SEGMAP_HUGE);
     assert_true(os_direct_header(q)->usable >= 5 * HAK_MiB - 4096);
+    // Asked zeroed: the reused mapping's old contents are gone.
+    for (size_t i = 0; i < 5 * HAK_MiB - 4096; i += 4093) assert_int_equal(q[i], 0);
     os_direct_free(os_direct_header(q));
     os_direct_free(os_direct_header(big));
     // With no delay, the next free unmaps everything that waited.
     hak_options.purge_delay_ms = 0;
     uint64_t unmapped = atomic_load(&os_direct_stats.bytes_unmapped);
-    char *r = os_direct_alloc(40 * HAK_MiB, 16);
+    char *r = os_direct_alloc(40 * HAK_MiB, 16, false);
     assert_non_null(r);
     os_direct_free(os_direct_header(r));
     assert_true(atomic_load(&os_direct_stats.bytes_unmapped) > unmapped);

@@ -1,0 +1,289 @@
+// Bad input: freeing or reallocating an address hakmem never gave out, or an address inside one of
+// its blocks, prints one line naming the call and the address and aborts. Each case runs in a
+// forked child whose stderr goes to a pipe; the parent checks the signal and the line.
+// Uses the hak_ API so that it runs in every preset, sanitizers included.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+
+#include <cmocka.h>
+
+#include "hakmem.h"
+
+#define MiB ((size_t)1 << 20)
+
+typedef enum { OP_FREE, OP_REALLOC, OP_USABLE_SIZE } op_t;
+
+static const char *op_message(op_t op) {
+    switch (op) {
+    case OP_FREE:
+        return "free(): invalid pointer";
+    case OP_REALLOC:
+        return "realloc(): invalid pointer";
+    default:
+        return "invalid pointer";
+    }
+}
+
+static void *escape(void *p) {
+    __asm__ volatile("" : "+r"(p)::"memory");
+    return p;
+}
+
+static void do_op(op_t op, void *p) {
+    switch (op) {
+    case OP_FREE:
+        hak_free(escape(p));
+        break;
+    case OP_REALLOC:
+        escape(hak_realloc(escape(p), 64));
+        break;
+    case OP_USABLE_SIZE: {
+        volatile size_t u = hak_malloc_usable_size(escape(p));
+        (void)u;
+        break;
+    }
+    }
+}
+
+typedef struct {
+    int status;     // from waitpid
+    char out[8192]; // the child's stderr
+} child_result_t;
+
+// Run body(arg) in a child with stderr on a pipe; the child exits 0 if body returns.
+static void run_child(void (*body)(void *), void *arg, child_result_t *r) {
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        signal(SIGABRT, SIG_DFL);
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGABRT);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        close(fds[0]);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[1]);
+        body(arg);
+        _exit(0);
+    }
+    close(fds[1]);
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(fds[0], r->out + len, sizeof r->out - 1 - len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        len += (size_t)n;
+        if (len == sizeof r->out - 1) {
+            char sink[512]; // keep draining so that the child never blocks on a full pipe
+            while (read(fds[0], sink, sizeof sink) > 0) {
+            }
+            break;
+        }
+    }
+    r->out[len] = '\0';
+    close(fds[0]);
+    // The pipe is closed when the child is gone (or has closed it); give it 60 s to be reaped.
+    for (int i = 0;; i++) {
+        pid_t w = waitpid(pid, &r->status, WNOHANG);
+        if (w == pid) break;
+        assert_int_equal(w, 0);
+        if (i == 6000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, &r->status, 0);
+            fail_msg("child did not exit; its stderr: %s", r->out);
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+// Assert the child was killed by SIGABRT after printing exactly one line `hakmem: ...`, which
+// contains `msg` and the address `addr`.
+static void assert_aborted_with(const child_result_t *r, const char *msg, const void *addr) {
+    if (!WIFSIGNALED(r->status) || WTERMSIG(r->status) != SIGABRT) {
+        if (WIFEXITED(r->status))
+            fail_msg("child exited with status %d instead of aborting; stderr: %s",
+                     WEXITSTATUS(r->status), r->out);
+        fail_msg("child died by signal %d instead of SIGABRT; stderr: %s",
+                 WIFSIGNALED(r->status) ? WTERMSIG(r->status) : -1, r->out);
+    }
+    int hak_lines = 0;
+    int found = 0;
+    const char *line = r->out;
+    while (*line) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        char buf[1024];
+        size_t n = len < sizeof buf - 1 ? len : sizeof buf - 1;
+        memcpy(buf, line, n);
+        buf[n] = '\0';
+        if (strncmp(buf, "hakmem:", 7) == 0) hak_lines++;
+        const char *m = strstr(buf, msg);
+        if (m) {
+            // The address, printed in hex after the message (any number of leading zeros).
+            const char *x = strstr(m, "0x");
+            if (x && strtoull(x + 2, NULL, 16) == (unsigned long long)(uintptr_t)addr) found = 1;
+        }
+        line += len + (end ? 1 : 0);
+    }
+    if (!found)
+        fail_msg("no line with \"%s\" and address %p in the child's stderr: %s", msg, addr, r->out);
+    if (hak_lines != 1) fail_msg("expected one line from hakmem, got %d: %s", hak_lines, r->out);
+}
+
+// ---- cases --------------------------------------------------------------------------------------
+
+typedef struct {
+    op_t op;
+    void *addr;
+} bad_call_t;
+
+static void call_body(void *arg) {
+    bad_call_t *c = arg;
+    do_op(c->op, c->addr);
+}
+
+static void expect_abort(op_t op, void *addr) {
+    child_result_t r;
+    bad_call_t c = {op, addr};
+    run_child(call_body, &c, &r);
+    assert_aborted_with(&r, op_message(op), addr);
+}
+
+static const op_t all_ops[] = {OP_FREE, OP_REALLOC, OP_USABLE_SIZE};
+#define FOR_EACH_OP(op) for (size_t oi_ = 0; oi_ < 3 && ((op) = all_ops[oi_], 1); oi_++)
+
+static void stack_body(void *arg) {
+    op_t op = *(op_t *)arg;
+    char buf[256];
+    memset(buf, 1, sizeof buf);
+    char *p = escape(buf + 64);
+    // The parent cannot know the child's stack address: print it on a line of our own first.
+    char line[64];
+    int n = snprintf(line, sizeof line, "stack address %p\n", (void *)p);
+    if (write(STDERR_FILENO, line, (size_t)n) < 0) _exit(3);
+    do_op(op, p);
+}
+
+static void test_stack_address(void **state) {
+    (void)state;
+    op_t op;
+    FOR_EACH_OP(op) {
+        child_result_t r;
+        run_child(stack_body, &op, &r);
+        const char *s = strstr(r.out, "stack address 0x");
+        if (s == NULL) fail_msg("child printed no address; status %d, stderr: %s", r.status, r.out);
+        void *addr = (void *)(uintptr_t)strtoull(s + strlen("stack address 0x"), NULL, 16);
+        assert_aborted_with(&r, op_message(op), addr);
+    }
+}
+
+static char static_array[4096] __attribute__((aligned(64)));
+
+static void test_static_array(void **state) {
+    (void)state;
+    op_t op;
+    FOR_EACH_OP(op) {
+        expect_abort(op, &static_array[0]);
+        expect_abort(op, &static_array[1024]);
+    }
+}
+
+static void test_mmap_page(void **state) {
+    (void)state;
+    // A page of our own, and an address on a 2 MiB boundary inside a mapping of our own whose
+    // first bytes look like anything: hakmem must recognise neither as its own.
+    size_t len = 6 * MiB;
+    char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    assert_true(m != MAP_FAILED);
+    char *seg = (char *)(((uintptr_t)m + 2 * MiB - 1) & ~(uintptr_t)(2 * MiB - 1));
+    memset(seg, 0, 4096);
+    memset(seg + 4096, 0xff, 4096);
+    op_t op;
+    FOR_EACH_OP(op) {
+        expect_abort(op, m);
+        expect_abort(op, seg);
+        expect_abort(op, seg + 64);
+        expect_abort(op, seg + 4096);
+    }
+    // The same with the first page pointing at itself, as a header whose `block` field matched.
+    for (size_t i = 0; i < 4096 / sizeof(void *); i++)
+        ((void **)seg)[i] = seg + 4096;
+    FOR_EACH_OP(op) expect_abort(op, seg + 4096);
+    munmap(m, len);
+}
+
+static void test_inside_live_block(void **state) {
+    (void)state;
+    // Blocks of every frontend, allocated before the fork so that the child sees them live.
+    size_t sizes[] = {32, 48, 256, 1024, 4096, 32768, 40000, 300000, 1835008, 3 * MiB, 20 * MiB};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *p = hak_malloc(sizes[i]);
+        assert_non_null(p);
+        memset(p, 0x5a, sizes[i]);
+        size_t offs[] = {16, 1, 8, sizes[i] / 2 & ~(size_t)15, 4096};
+        op_t op;
+        FOR_EACH_OP(op) {
+            for (size_t j = 0; j < sizeof offs / sizeof offs[0]; j++)
+                if (offs[j] > 0 && offs[j] < sizes[i]) expect_abort(op, p + offs[j]);
+        }
+        hak_free(p); // the block itself is still fine
+    }
+}
+
+static void double_free_body(void *arg) {
+    hak_free(arg);
+    hak_free(arg);
+}
+
+static void test_double_free(void **state) {
+    (void)state;
+    // A huge block is its own mapping: once freed, its address is not hakmem's any more, in
+    // every preset. Slab blocks are checked in builds with HAK_DEBUG_CHECKS.
+    size_t sizes[] = {
+        3 * MiB,
+#if HAK_DEBUG_CHECKS
+        16,
+        100,
+        1024,
+        5000,
+        32768,
+        100000,
+        1835008
+#endif
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = hak_malloc(sizes[i]);
+        assert_non_null(p);
+        child_result_t r;
+        run_child(double_free_body, p, &r);
+        assert_aborted_with(&r, "free()", p);
+        hak_free(p);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stack_address), cmocka_unit_test(test_static_array),
+        cmocka_unit_test(test_mmap_page),     cmocka_unit_test(test_inside_live_block),
+        cmocka_unit_test(test_double_free),
+    };
+    return cmocka_run_group_tests_name("bad_input", tests, NULL, NULL);
+}
