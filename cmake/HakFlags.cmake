@@ -3,6 +3,18 @@ add_library(hak_build_flags INTERFACE)
 target_compile_options(hak_build_flags INTERFACE
   -Wall -Wextra -Wshadow -Wno-unused-parameter
   $<$<BOOL:${HAKMEM_WERROR}>:-Werror>)
+if(HAKMEM_THREAD_CACHE STREQUAL "none")
+  set(HAK_TC 0)
+elseif(HAKMEM_THREAD_CACHE STREQUAL "tls_sll")
+  set(HAK_TC 1)
+elseif(HAKMEM_THREAD_CACHE STREQUAL "unified_cache")
+  set(HAK_TC 2)
+else()
+  message(FATAL_ERROR "HAKMEM_THREAD_CACHE must be tls_sll, unified_cache or none")
+endif()
+target_compile_definitions(hak_build_flags INTERFACE HAK_THREAD_CACHE=${HAK_TC}
+  HAK_LRU=$<BOOL:${HAKMEM_LRU}> HAK_PAGE_ARENA=$<BOOL:${HAKMEM_PAGE_ARENA}>)
+
 if(HAKMEM_DEBUG_CHECKS)
   target_compile_definitions(hak_build_flags INTERFACE HAK_DEBUG_CHECKS=1)
 endif()

@@ -45,6 +45,8 @@ typedef struct {
     uint64_t slabs_adopted;    // abandoned slabs taken over by another thread
     uint64_t segments_mapped;  // 2 MiB segments mapped
     uint64_t segments_purged;  // times an empty segment's pages were returned to the OS
+    uint64_t lru_inserted;     // segments that became empty and waited in the lru box
+    uint64_t lru_hits;         // of those, reused before being purged
     uint64_t bytes_mapped;     // segment bytes mapped plus huge bytes currently mapped
     uint64_t huge_live_bytes;  // bytes of huge mappings currently live
 } hak_stats_t;

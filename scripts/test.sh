@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Sets up, builds and tests hakmem in every CI preset.
 #
-#   scripts/test.sh [preset ...]      (default: debug asan release tsan)
+#   scripts/test.sh [preset ...]
 #
+# Default: debug asan release tsan (every test), then the variant presets tc-tls-sll tc-unified
+# minimal no-lru no-page-arena (their test presets run the conformance, stress and preload tests).
 # For each preset: cmake --preset P, cmake --build --preset P, ctest --preset P. Stops at the first
 # failure, naming the preset and the step. Ends with a line "N passed, N failed" counting presets.
 # JOBS (default 2) sets the build parallelism.
@@ -12,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 presets=("$@")
 if [[ ${#presets[@]} -eq 0 ]]; then
-  presets=(debug asan release tsan)
+  presets=(debug asan release tsan tc-tls-sll tc-unified minimal no-lru no-page-arena)
 fi
 jobs=${JOBS:-2}
 

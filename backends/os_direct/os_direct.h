@@ -8,14 +8,11 @@
 
 #include "segment.h"
 
-typedef struct os_direct_header {
+typedef struct {
     void *block;      // the address handed out
     void *map;        // the mapping
     size_t map_size;
     size_t usable;    // bytes from block to the end of the mapping
-    // While freed and cached for reuse:
-    uint64_t freed_ms;
-    struct os_direct_header *next;
 } os_direct_header_t;
 
 // A block of at least `size` bytes aligned to `align` (a power of two), its first `size` bytes
@@ -26,18 +23,21 @@ HAK_INLINE os_direct_header_t *os_direct_header(void *p) {
     os_direct_header_t *h = (os_direct_header_t *)segment_header_of(p);
     return h->block == p ? h : NULL;
 }
-// Free a block: its mapping is cached for reuse (bounded by HAKMEM_HUGE_CACHE_MB, unmapped after
-// HAKMEM_PURGE_DELAY_MS unused) or unmapped.
+// Free a block: its mapping goes to the page_arena box for reuse (with HAK_PAGE_ARENA) or is
+// unmapped.
 void os_direct_free(os_direct_header_t *h);
-// Unmap every cached mapping. Returns true if there was one.
+// Unmap every mapping the page_arena holds. Returns true if there was one.
 bool os_direct_trim(void);
+// Bytes unmapped so far, by os_direct itself and by its page_arena.
+uint64_t os_direct_bytes_unmapped(void);
 // Fork support.
 void os_direct_lock(void);
 void os_direct_unlock(void);
 void os_direct_reset_lock(void);
 
 typedef struct {
-    _Atomic uint64_t allocs, frees, cache_hits, bytes_mapped, bytes_unmapped, bytes_live;
+    _Atomic uint64_t allocs, frees, cache_hits, bytes_mapped, bytes_live;
+    _Atomic uint64_t bytes_unmapped; // by os_direct itself; see os_direct_bytes_unmapped
 } os_direct_stats_t;
 extern os_direct_stats_t os_direct_stats;
 

@@ -13,6 +13,7 @@
 #ifndef HAK_SEGMENT_H
 #define HAK_SEGMENT_H
 
+#include "lru.h"
 #include "platform.h"
 #include "remote_queue.h"
 #include "shared_pool.h"
@@ -60,10 +61,7 @@ typedef struct hak_segment {
     uint8_t slab_shift;     // log2 of the slot size
     uint8_t kind;           // seg_kind_t
     sp_segment_t pool;      // slot bitmap, in its kind's shared pool
-    // Waiting to be purged (under the heap's purge lock): when it became empty, and the next one.
-    bool purge_pending;
-    uint64_t empty_since_ms;
-    struct hak_segment *purge_next;
+    lru_node_t lru;         // while empty and unpurged: its place in the lru of empty segments
     // slabs[HAK_SEG_SLOTS] stays zero: an invalid pointer at the very end of a segment indexes it
     // and is rejected like any other.
     hak_slab_t slabs[HAK_SEG_SLOTS + 1] __attribute__((aligned(HAK_CACHE_LINE)));

@@ -1,4 +1,5 @@
-// Micro-benchmarks of single boxes, in isolation from the allocator: tls_sll and remote_queue.
+// Micro-benchmarks of single boxes, in isolation from the allocator: tls_sll, unified_cache and
+// remote_queue.
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -42,6 +43,63 @@ void BM_TlsSll_Chains(benchmark::State &state) {
     kern_sll_delete(k);
 }
 BENCHMARK(BM_TlsSll_Chains)->ArgName("batch")->Arg(8)->Arg(32)->Arg(64);
+
+// ---- thread caches side by side: tls_sll vs unified_cache ---------------------------------
+// Same blocks, same loops; the only difference is the box. Items are blocks handed out by a pop.
+
+using tc_kernel = uintptr_t (*)(kern_tc_t *, uint32_t);
+
+// Push one block and pop it again (free then malloc of one class), 1024 pairs per iteration.
+void tc_pairs(benchmark::State &state, tc_kernel kernel) {
+    kern_tc_t *k = kern_tc_new(64, 1, 64);
+    for (auto _ : state)
+        benchmark::DoNotOptimize(kernel(k, 1024));
+    state.SetItemsProcessed(state.iterations() * 1024);
+    kern_tc_delete(k);
+}
+
+// Refill an empty cache with a batch of 64 blocks, then pop all 64 (16 rounds per iteration).
+// Arg: the number of batches cycled through. 1: the blocks stay hot in L1; 8192 (64-byte blocks,
+// 32 MiB): each refill meets blocks that are no longer in any cache.
+void tc_refill(benchmark::State &state, tc_kernel kernel) {
+    constexpr uint32_t kBatch = 64, kRounds = 16;
+    kern_tc_t *k = kern_tc_new(kBatch, static_cast<size_t>(state.range(0)), 64);
+    if (k == nullptr) {
+        state.SkipWithError("out of memory");
+        return;
+    }
+    for (auto _ : state)
+        benchmark::DoNotOptimize(kernel(k, kRounds));
+    state.SetItemsProcessed(state.iterations() * kBatch * kRounds);
+    kern_tc_delete(k);
+}
+
+BENCHMARK_CAPTURE(tc_pairs, TlsSll_PushPopPair, kern_tc_sll_pairs);
+BENCHMARK_CAPTURE(tc_pairs, UnifiedCache_PushPopPair, kern_tc_uc_pairs);
+BENCHMARK_CAPTURE(tc_refill, TlsSll_Refill64Chain, kern_tc_sll_refill_chain)
+    ->ArgName("batches")
+    ->Arg(1)
+    ->Arg(8192);
+BENCHMARK_CAPTURE(tc_refill, UnifiedCache_Refill64Chain, kern_tc_uc_refill_chain)
+    ->ArgName("batches")
+    ->Arg(1)
+    ->Arg(8192);
+BENCHMARK_CAPTURE(tc_refill, TlsSll_Refill64Carve, kern_tc_sll_refill_carve)
+    ->ArgName("batches")
+    ->Arg(1)
+    ->Arg(8192);
+BENCHMARK_CAPTURE(tc_refill, UnifiedCache_Refill64Carve, kern_tc_uc_refill_carve)
+    ->ArgName("batches")
+    ->Arg(1)
+    ->Arg(8192);
+BENCHMARK_CAPTURE(tc_refill, TlsSll_Refill64CarveUse, kern_tc_sll_refill_carve_use)
+    ->ArgName("batches")
+    ->Arg(1)
+    ->Arg(8192);
+BENCHMARK_CAPTURE(tc_refill, UnifiedCache_Refill64CarveUse, kern_tc_uc_refill_carve_use)
+    ->ArgName("batches")
+    ->Arg(1)
+    ->Arg(8192);
 
 // ---- remote_queue --------------------------------------------------------------------------
 

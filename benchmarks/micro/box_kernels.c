@@ -6,6 +6,7 @@
 
 #include "remote_queue.h"
 #include "tls_sll.h"
+#include "unified_cache.h"
 
 // ---- tls_sll -------------------------------------------------------------------------------
 
@@ -72,6 +73,168 @@ uint32_t kern_sll_chains(kern_sll_t *k, uint32_t n, uint32_t batch) {
     void *rest; // empty the list for the next run
     tls_sll_pop_chain(&k->list, UINT32_MAX, &rest);
     return moved;
+}
+
+// ---- thread caches side by side: tls_sll vs unified_cache ---------------------------------
+
+struct kern_tc {
+    tls_sll_t sll;
+    unified_cache_t uc;
+    uint32_t batch;
+    size_t nbatches, stride, next; // next: the batch the next refill takes
+    char *mem;                     // nbatches x batch x stride bytes
+};
+
+static void kern_tc_link(char *first, uint32_t n, size_t stride) {
+    for (uint32_t i = 0; i + 1 < n; i++)
+        *(void **)(first + i * stride) = first + (i + 1) * stride;
+    *(void **)(first + (size_t)(n - 1) * stride) = NULL;
+}
+
+kern_tc_t *kern_tc_new(uint32_t batch, size_t nbatches, size_t stride) {
+    if (batch == 0 || batch > UNIFIED_CACHE_MAX || nbatches == 0 || stride < sizeof(void *))
+        return NULL;
+    kern_tc_t *k = calloc(1, sizeof *k);
+    if (k == NULL) return NULL;
+    size_t bytes = ((size_t)batch * nbatches * stride + 4095) & ~(size_t)4095;
+    k->mem = aligned_alloc(4096, bytes);
+    if (k->mem == NULL) {
+        free(k);
+        return NULL;
+    }
+    memset(k->mem, 0, bytes);
+    k->batch = batch;
+    k->nbatches = nbatches;
+    k->stride = stride;
+    for (size_t i = 0; i < nbatches; i++)
+        kern_tc_link(k->mem + i * batch * stride, batch, stride);
+    tls_sll_init(&k->sll, batch + 1);
+    unified_cache_init(&k->uc, batch < UNIFIED_CACHE_MAX ? batch + 1 : batch);
+    return k;
+}
+
+void kern_tc_delete(kern_tc_t *k) {
+    free(k->mem);
+    free(k);
+}
+
+static char *kern_tc_next_batch(kern_tc_t *k) {
+    char *first = k->mem + k->next * k->batch * k->stride;
+    if (++k->next == k->nbatches) k->next = 0;
+    return first;
+}
+
+// The slow path of a pair's malloc (never taken: the pop follows a push). Having one, as malloc
+// does, lets the compiler branch on an empty cache instead of merging the NULL into the result.
+__attribute__((noinline)) static void *kern_tc_miss(kern_tc_t *k) {
+    return k->mem;
+}
+
+uintptr_t kern_tc_sll_pairs(kern_tc_t *k, uint32_t n) {
+    uintptr_t sum = 0;
+    void *b = k->mem;
+    for (uint32_t i = 0; i < n; i++) {
+        sum += tls_sll_push(&k->sll, b);
+        b = tls_sll_pop(&k->sll);
+        if (__builtin_expect(b == NULL, 0)) b = kern_tc_miss(k); // as malloc's fast path
+        __asm__ volatile("" : "+r"(b) : : "memory"); // keep each pair a real push and pop
+    }
+    *(void **)k->mem = k->mem + k->stride; // restore the chain link the pushes overwrote
+    return sum + (uintptr_t)b;
+}
+
+uintptr_t kern_tc_uc_pairs(kern_tc_t *k, uint32_t n) {
+    uintptr_t sum = 0;
+    void *b = k->mem;
+    for (uint32_t i = 0; i < n; i++) {
+        sum += unified_cache_push(&k->uc, b);
+        b = unified_cache_pop(&k->uc);
+        if (__builtin_expect(b == NULL, 0)) b = kern_tc_miss(k);
+        __asm__ volatile("" : "+r"(b) : : "memory");
+    }
+    return sum + (uintptr_t)b;
+}
+
+// tls_sll_push_chain writes last's link (to the list's head, NULL when empty): the chains stay
+// NULL-terminated, so every round sees the same memory as the first.
+uintptr_t kern_tc_sll_refill_chain(kern_tc_t *k, uint32_t rounds) {
+    uintptr_t sum = 0;
+    const uint32_t batch = k->batch;
+    for (uint32_t r = 0; r < rounds; r++) {
+        char *first = kern_tc_next_batch(k);
+        tls_sll_push_chain(&k->sll, first, first + (size_t)(batch - 1) * k->stride, batch);
+        for (uint32_t i = 0; i < batch; i++)
+            sum += (uintptr_t)tls_sll_pop(&k->sll);
+    }
+    return sum;
+}
+
+uintptr_t kern_tc_uc_refill_chain(kern_tc_t *k, uint32_t rounds) {
+    uintptr_t sum = 0;
+    const uint32_t batch = k->batch;
+    for (uint32_t r = 0; r < rounds; r++) {
+        char *first = kern_tc_next_batch(k);
+        unified_cache_push_chain(&k->uc, first, first + (size_t)(batch - 1) * k->stride, batch);
+        for (uint32_t i = 0; i < batch; i++)
+            sum += (uintptr_t)unified_cache_pop(&k->uc);
+    }
+    return sum;
+}
+
+uintptr_t kern_tc_sll_refill_carve(kern_tc_t *k, uint32_t rounds) {
+    uintptr_t sum = 0;
+    const uint32_t batch = k->batch;
+    for (uint32_t r = 0; r < rounds; r++) {
+        char *first = kern_tc_next_batch(k);
+        kern_tc_link(first, batch, k->stride); // carving for a linked list writes every block
+        tls_sll_push_chain(&k->sll, first, first + (size_t)(batch - 1) * k->stride, batch);
+        for (uint32_t i = 0; i < batch; i++)
+            sum += (uintptr_t)tls_sll_pop(&k->sll);
+    }
+    return sum;
+}
+
+uintptr_t kern_tc_uc_refill_carve(kern_tc_t *k, uint32_t rounds) {
+    uintptr_t sum = 0;
+    const uint32_t batch = k->batch;
+    for (uint32_t r = 0; r < rounds; r++) {
+        char *first = kern_tc_next_batch(k);
+        unified_cache_push_range(&k->uc, first, k->stride, batch);
+        for (uint32_t i = 0; i < batch; i++)
+            sum += (uintptr_t)unified_cache_pop(&k->uc);
+    }
+    return sum;
+}
+
+uintptr_t kern_tc_sll_refill_carve_use(kern_tc_t *k, uint32_t rounds) {
+    uintptr_t sum = 0;
+    const uint32_t batch = k->batch;
+    for (uint32_t r = 0; r < rounds; r++) {
+        char *first = kern_tc_next_batch(k);
+        kern_tc_link(first, batch, k->stride);
+        tls_sll_push_chain(&k->sll, first, first + (size_t)(batch - 1) * k->stride, batch);
+        for (uint32_t i = 0; i < batch; i++) {
+            void **b = tls_sll_pop(&k->sll);
+            *b = b; // the program's first write to its new block
+            sum += (uintptr_t)b;
+        }
+    }
+    return sum;
+}
+
+uintptr_t kern_tc_uc_refill_carve_use(kern_tc_t *k, uint32_t rounds) {
+    uintptr_t sum = 0;
+    const uint32_t batch = k->batch;
+    for (uint32_t r = 0; r < rounds; r++) {
+        char *first = kern_tc_next_batch(k);
+        unified_cache_push_range(&k->uc, first, k->stride, batch);
+        for (uint32_t i = 0; i < batch; i++) {
+            void **b = unified_cache_pop(&k->uc);
+            *b = b;
+            sum += (uintptr_t)b;
+        }
+    }
+    return sum;
 }
 
 // ---- remote_queue --------------------------------------------------------------------------

@@ -24,6 +24,33 @@ uintptr_t kern_sll_pairs(kern_sll_t *k, uint32_t n);
 // them back with push_chain (a drain and a refill of the thread cache). Returns blocks moved.
 uint32_t kern_sll_chains(kern_sll_t *k, uint32_t n, uint32_t batch);
 
+// ---- thread caches side by side: tls_sll vs unified_cache ---------------------------------
+// Both caches over the same blocks: nbatches x batch blocks of `stride` bytes, each batch linked
+// into its own NULL-terminated chain (block 0 -> 1 -> ... -> batch-1) as a slab's free list would
+// be. A refill kernel takes the next batch each round, cycling through all of them: with one
+// batch the blocks stay in L1; with many (a region larger than the caches) every refill meets
+// cold blocks, which is where a cache that does not touch its blocks differs.
+typedef struct kern_tc kern_tc_t;
+
+kern_tc_t *kern_tc_new(uint32_t batch, size_t nbatches, size_t stride);
+void kern_tc_delete(kern_tc_t *k);
+// n times: push one block and pop it again (a free followed by a malloc of the same class).
+uintptr_t kern_tc_sll_pairs(kern_tc_t *k, uint32_t n);
+uintptr_t kern_tc_uc_pairs(kern_tc_t *k, uint32_t n);
+// `rounds` times: refill the empty cache with the next batch's chain (push_chain), then pop the
+// whole batch. Returns a checksum of the popped addresses.
+uintptr_t kern_tc_sll_refill_chain(kern_tc_t *k, uint32_t rounds);
+uintptr_t kern_tc_uc_refill_chain(kern_tc_t *k, uint32_t rounds);
+// `rounds` times: refill the empty cache with the next batch freshly carved (tls_sll: link the
+// blocks, then push_chain; unified_cache: push_range, which stores addresses only), then pop the
+// whole batch. Returns a checksum of the popped addresses.
+uintptr_t kern_tc_sll_refill_carve(kern_tc_t *k, uint32_t rounds);
+uintptr_t kern_tc_uc_refill_carve(kern_tc_t *k, uint32_t rounds);
+// As refill_carve, and each popped block is then written (its first word), as a program writes
+// the memory malloc gave it: the cache misses a cache without links avoids at refill are paid here.
+uintptr_t kern_tc_sll_refill_carve_use(kern_tc_t *k, uint32_t rounds);
+uintptr_t kern_tc_uc_refill_carve_use(kern_tc_t *k, uint32_t rounds);
+
 // ---- remote_queue --------------------------------------------------------------------------
 typedef struct kern_rq kern_rq_t; // a remote_queue (on its own cache line)
 

@@ -502,6 +502,85 @@ def machine_info(allocs):
 
 
 # ---------------------------------------------------------------------------------------------------
+# Pieces shared with ab.py (the A/B runner over hakmem presets)
+# ---------------------------------------------------------------------------------------------------
+
+def select_cases(workloads, full):
+    """The cases of the mode, or those named in the comma-separated `workloads` (case or program
+    names). Raises ValueError with a message for unknown names or an empty selection."""
+    mode_name = "full" if full else "quick"
+    cases = [c for c in CASES if c["full" if full else "quick"]]
+    if workloads:
+        want = [w.strip() for w in workloads.split(",") if w.strip()]
+        unknown = [w for w in want if not any(c["name"] == w or c["prog"] == w for c in CASES)]
+        if unknown:
+            raise ValueError(f"unknown workload(s): {', '.join(unknown)} (see --list)")
+        cases = [c for c in CASES if (c["name"] in want or c["prog"] in want) and c["full" if full else "quick"]]
+        if not cases:
+            raise ValueError(f"no case of {', '.join(want)} runs in {mode_name} mode")
+    return cases
+
+
+def describe_run(case, alloc, rec):
+    """One line of progress for a finished run."""
+    if not rec["ok"]:
+        return "FAILED: " + rec["error"]
+    if case["kind"] == "throughput":
+        what = f"{fmt_ops(rec.get('ops_per_sec'))} ops/s, peak {fmt_mib(rec.get('peak_rss_kb'))} MiB"
+    else:
+        what = (f"peak {fmt_mib(rec.get('peak_rss_kb'))} MiB, "
+                f"after free {fmt_mib(rec.get('rss_after_free_kb'))} MiB")
+    if alloc.kind == "hakmem":
+        what += f", hakmem allocs={rec['hakmem_allocs']}"
+    return what
+
+
+MEDIAN_METRICS = ["ops_per_sec", "peak_rss_kb", "rss_after_free_kb", "overhead_kb", "retained_kb",
+                  "start_rss_kb", "rss_half_kb", "seconds"]
+
+
+def compute_medians(cases, allocs, records):
+    """Returns (med, med_rows): med[(case, allocator)] = {metric: median, metric + ':spread': percent}
+    over the successful runs, and one row per (case, allocator, metric) for medians.csv."""
+    med = {}
+    med_rows = []
+    for c in cases:
+        for al in allocs:
+            recs = [r for r in records if r["case"] == c["name"] and r["allocator"] == al.name and r["ok"]]
+            d = {}
+            for m in MEDIAN_METRICS:
+                vals = [r[m] for r in recs if isinstance(r.get(m), (int, float))]
+                if vals:
+                    d[m] = statistics.median(vals)
+                    spread = (max(vals) - min(vals)) / d[m] * 100 if d[m] else 0.0
+                    d[m + ":spread"] = spread
+                    med_rows.append(dict(case=c["name"], allocator=al.name, metric=m, median=d[m],
+                                         min=min(vals), max=max(vals), spread_pct=round(spread, 1), n=len(vals)))
+            med[(c["name"], al.name)] = d
+    return med, med_rows
+
+
+RUN_FIELDS = ["case", "program", "args", "allocator", "run", "ok", "error", "ops_per_sec", "peak_rss_kb",
+              "rss_after_free_kb", "overhead_kb", "retained_kb", "start_rss_kb", "seconds", "wall_seconds",
+              "misaligned", "served_by", "hakmem_allocs"]
+MEDIAN_FIELDS = ["case", "allocator", "metric", "median", "min", "max", "spread_pct", "n"]
+
+
+def write_csvs(outdir, records, med_rows):
+    """runs.csv (every run) and medians.csv (median, min, max, spread) in outdir."""
+    with open(os.path.join(outdir, "runs.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=RUN_FIELDS, extrasaction="ignore")
+        w.writeheader()
+        for r in records:
+            w.writerow(r)
+    with open(os.path.join(outdir, "medians.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=MEDIAN_FIELDS)
+        w.writeheader()
+        for r in med_rows:
+            w.writerow(r)
+
+
+# ---------------------------------------------------------------------------------------------------
 # main
 # ---------------------------------------------------------------------------------------------------
 
@@ -537,15 +616,10 @@ def main():
         die("--runs must be at least 1")
 
     # Cases
-    cases = [c for c in CASES if c["full" if full else "quick"]]
-    if a.workloads:
-        want = [w.strip() for w in a.workloads.split(",") if w.strip()]
-        unknown = [w for w in want if not any(c["name"] == w or c["prog"] == w for c in CASES)]
-        if unknown:
-            die(f"unknown workload(s): {', '.join(unknown)} (see --list)")
-        cases = [c for c in CASES if (c["name"] in want or c["prog"] in want) and c["full" if full else "quick"]]
-        if not cases:
-            die(f"no case of {', '.join(want)} runs in {mode_name} mode")
+    try:
+        cases = select_cases(a.workloads, full)
+    except ValueError as e:
+        die(str(e))
 
     # Build
     build_dir = os.path.realpath(a.build_dir)
@@ -617,54 +691,17 @@ def main():
                 rec = run_one(c, args, al, exes[c["prog"]], timeout, logdir, tag, libc)
                 rec["run"] = i + 1
                 records.append(rec)
-                if rec["ok"]:
-                    if c["kind"] == "throughput":
-                        what = f"{fmt_ops(rec.get('ops_per_sec'))} ops/s, peak {fmt_mib(rec.get('peak_rss_kb'))} MiB"
-                    else:
-                        what = (f"peak {fmt_mib(rec.get('peak_rss_kb'))} MiB, "
-                                f"after free {fmt_mib(rec.get('rss_after_free_kb'))} MiB")
-                    if al.kind == "hakmem":
-                        what += f", hakmem allocs={rec['hakmem_allocs']}"
-                else:
-                    what = "FAILED: " + rec["error"]
+                what = describe_run(c, al, rec)
                 elapsed = time.monotonic() - t_start
                 eta = elapsed / done * (total - done)
                 log(f"[{done:>4}/{total}] {c['name']:<24} {al.name:<10} run {i + 1}/{runs}  {what}"
                     f"  ({rec['wall_seconds']:.1f} s, eta {eta:.0f} s)")
 
     # Medians
-    metrics = ["ops_per_sec", "peak_rss_kb", "rss_after_free_kb", "overhead_kb", "retained_kb",
-               "start_rss_kb", "rss_half_kb", "seconds"]
-    med = {}
-    med_rows = []
-    for c in cases:
-        for al in allocs:
-            recs = [r for r in records if r["case"] == c["name"] and r["allocator"] == al.name and r["ok"]]
-            d = {}
-            for m in metrics:
-                vals = [r[m] for r in recs if isinstance(r.get(m), (int, float))]
-                if vals:
-                    d[m] = statistics.median(vals)
-                    spread = (max(vals) - min(vals)) / d[m] * 100 if d[m] else 0.0
-                    d[m + ":spread"] = spread
-                    med_rows.append(dict(case=c["name"], allocator=al.name, metric=m, median=d[m],
-                                         min=min(vals), max=max(vals), spread_pct=round(spread, 1), n=len(vals)))
-            med[(c["name"], al.name)] = d
+    med, med_rows = compute_medians(cases, allocs, records)
 
     # CSV
-    fields = ["case", "program", "args", "allocator", "run", "ok", "error", "ops_per_sec", "peak_rss_kb",
-              "rss_after_free_kb", "overhead_kb", "retained_kb", "start_rss_kb", "seconds", "wall_seconds",
-              "misaligned", "served_by", "hakmem_allocs"]
-    with open(os.path.join(outdir, "runs.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
-        w.writeheader()
-        for r in records:
-            w.writerow(r)
-    with open(os.path.join(outdir, "medians.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["case", "allocator", "metric", "median", "min", "max", "spread_pct", "n"])
-        w.writeheader()
-        for r in med_rows:
-            w.writerow(r)
+    write_csvs(outdir, records, med_rows)
 
     tables = build_tables(cases, allocs, med)
     failures = [r for r in records if not r["ok"]]

@@ -30,11 +30,13 @@ HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
         out->slabs_abandoned += LOAD(ps->slabs_abandoned);
         out->slabs_adopted += LOAD(ps->slabs_adopted);
     }
+    out->lru_inserted = hs.lru_inserted;
+    out->lru_hits = hs.lru_hits;
     out->segments_mapped = LOAD(segment_stats.mapped);
     out->segments_purged = LOAD(segment_stats.purged);
     out->huge_live_bytes = LOAD(os_direct_stats.bytes_live);
     out->bytes_mapped = LOAD(segment_stats.bytes_mapped) + LOAD(os_direct_stats.bytes_mapped) -
-                        LOAD(os_direct_stats.bytes_unmapped);
+                        os_direct_bytes_unmapped();
 }
 
 HAK_EXPORT void hak_stats_print(void) {
@@ -46,12 +48,12 @@ HAK_EXPORT void hak_stats_print(void) {
                 " drains=%" PRIu64,
                 names[f], hs.allocs[f], hs.frees[f], hs.remote_frees[f], hs.refills[f], hs.drains[f]);
     uint64_t live = LOAD(os_direct_stats.bytes_live);
-    uint64_t cached = LOAD(os_direct_stats.bytes_mapped) - LOAD(os_direct_stats.bytes_unmapped) - live;
+    uint64_t cached = LOAD(os_direct_stats.bytes_mapped) - os_direct_bytes_unmapped() - live;
     hak_log("huge allocs=%" PRIu64 " frees=%" PRIu64 " live_bytes=%" PRIu64 " cache_hits=%" PRIu64
             " cached_bytes=%" PRIu64,
             LOAD(os_direct_stats.allocs), LOAD(os_direct_stats.frees), live,
             LOAD(os_direct_stats.cache_hits), cached);
-    hak_log("tls_sll refilled_blocks=%" PRIu64 " drained_blocks=%" PRIu64 " heaps=%" PRIu64
+    hak_log("thread_cache[" TC_NAME "] refilled_blocks=%" PRIu64 " drained_blocks=%" PRIu64 " heaps=%" PRIu64
             " live_heaps=%" PRIu64,
             hs.refilled_blocks, hs.drained_blocks, hs.heaps, hs.heaps_live);
     hak_log("remote_queue pushes=%" PRIu64 " collected=%" PRIu64, hs.remote_pushes,
@@ -65,6 +67,10 @@ HAK_EXPORT void hak_stats_print(void) {
                 kinds[k], LOAD(ps->slots_claimed), LOAD(ps->slots_released), LOAD(ps->segments_added),
                 LOAD(ps->segments_seized), LOAD(ps->slabs_abandoned), LOAD(ps->slabs_adopted));
     }
+#if HAK_LRU
+    hak_log("lru inserted=%" PRIu64 " hits=%" PRIu64 " evicted=%" PRIu64 " expired=%" PRIu64,
+            hs.lru_inserted, hs.lru_hits, hs.lru_evicted, hs.lru_expired);
+#endif
     hak_log("segment mapped=%" PRIu64 " purged=%" PRIu64 " bytes_mapped=%" PRIu64,
             LOAD(segment_stats.mapped), LOAD(segment_stats.purged), LOAD(segment_stats.bytes_mapped));
 }

@@ -64,7 +64,7 @@ static void heap_collect_remote(hak_heap_t *h, hak_slab_t *s) {
 }
 
 // Fill an empty cache with up to `want` blocks of slab s. Returns how many.
-static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, uint32_t want, tls_sll_t *cache) {
+static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, uint32_t want, tc_t *cache) {
     uint32_t avail = (uint32_t)(s->carved - s->used);
     if (avail == 0 && !remote_queue_is_empty(&s->remote)) {
         heap_collect_remote(h, s);
@@ -80,91 +80,79 @@ static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, uint32_t want, tls_sll_t
             s->free = *(void **)last;
             *(void **)last = NULL;
         }
-        cache->head = first;
-        cache->count = n;
+        tc_fill(cache, first, n);
         s->used = (uint16_t)(s->used + n);
         return n;
     }
     uint32_t room = (uint32_t)(s->capacity - s->carved);
     if (room == 0) return 0;
     uint32_t n = room < want ? room : want;
-    size_t bs = s->block_size;
-    char *first = s->start + (size_t)s->carved * bs;
-    char *b = first;
-    for (uint32_t i = 1; i < n; i++, b += bs) *(void **)b = b + bs;
-    *(void **)b = NULL;
-    cache->head = first;
-    cache->count = n;
+    tc_fill_carved(cache, s->start + (size_t)s->carved * s->block_size, s->block_size, n);
     // atomic store: threads freeing blocks of this slab read `carved` to validate addresses.
     __atomic_store_n(&s->carved, (uint16_t)(s->carved + n), __ATOMIC_RELAXED);
     s->used = (uint16_t)(s->used + n);
     return n;
 }
 
-// ---- purging empty segments ----------------------------------------------------------------------
-// A segment whose slots are all free is purged only once it has stayed empty for
-// HAKMEM_PURGE_DELAY_MS: purging at once made a loop that allocates and frees a few thousand
-// blocks pay an madvise and the page faults after it on every round.
+// ---- empty segments ------------------------------------------------------------------------------
+// A segment whose slots are all free goes to the lru box (HAK_LRU): a claim from it before it
+// leaves is a hit and costs nothing; it is purged when the lru evicts it (more than
+// HAKMEM_LRU_MAX_SEGMENTS / _MB empty) or it expires (empty for HAKMEM_PURGE_DELAY_MS). Without the
+// lru it is purged at once, which made a loop allocating and freeing a few thousand 4 KiB blocks
+// pay an madvise and the page faults after it on every round (12-60x slower).
 
-static hak_lock_t purge_lock = HAK_LOCK_INIT; // guards the pending list and segments' purge fields
-static hak_segment_t *purge_pending;
-static _Atomic uint64_t purge_next_check_ms; // earliest time a pending segment can be due
+#if HAK_LRU
+static lru_t segment_lru;
+#endif
 
-static void purge_schedule(hak_segment_t *seg) {
-    if (hak_options.purge_delay_ms < 0) return;
-    uint64_t now = hak_clock_ms();
-    hak_lock(&purge_lock);
-    seg->empty_since_ms = now;
-    if (!seg->purge_pending) {
-        seg->purge_pending = true;
-        seg->purge_next = purge_pending;
-        purge_pending = seg;
-    }
-    hak_unlock(&purge_lock);
-    uint64_t due = now + (uint64_t)hak_options.purge_delay_ms;
-    uint64_t next = atomic_load_explicit(&purge_next_check_ms, memory_order_relaxed);
-    // relaxed: only a hint of when to look again; the list itself is under the lock.
-    while ((next == 0 || due < next) &&
-           !atomic_compare_exchange_weak_explicit(&purge_next_check_ms, &next, due,
-                                                  memory_order_relaxed, memory_order_relaxed)) {
-    }
+// Purge a segment if it is still entirely free: seize every slot so nobody can claim one while
+// its pages go, then publish them again.
+static bool segment_purge_if_empty(hak_segment_t *seg) {
+    shared_pool_t *pool = &hak_pools[seg->kind];
+    if (!shared_pool_seize_empty(pool, &seg->pool)) return false;
+    segment_purge(seg);
+    shared_pool_publish(pool, &seg->pool);
+    return true;
 }
 
-// Purge the pending segments that have been empty long enough (all of them when `all`).
-// Returns true if one was purged. A segment that is in use again is dropped from the list; it
-// comes back when it empties again.
-static bool purge_due(bool all) {
-    if (!all) {
-        uint64_t next = atomic_load_explicit(&purge_next_check_ms, memory_order_relaxed);
-        if (next == 0 || hak_clock_ms() < next) return false;
-    }
+#if HAK_LRU
+static bool segments_purge_chain(lru_node_t *n) {
     bool purged = false;
-    uint64_t now = hak_clock_ms(), next = 0;
-    hak_lock(&purge_lock);
-    hak_segment_t **link = &purge_pending;
-    while (*link != NULL) {
-        hak_segment_t *seg = *link;
-        uint64_t due = seg->empty_since_ms + (uint64_t)hak_options.purge_delay_ms;
-        if (!all && due > now) {
-            if (next == 0 || due < next) next = due;
-            link = &seg->purge_next;
-            continue;
-        }
-        *link = seg->purge_next;
-        seg->purge_pending = false;
-        shared_pool_t *pool = &hak_pools[seg->kind];
-        if (shared_pool_seize_empty(pool, &seg->pool)) {
-            segment_purge(seg);
-            shared_pool_publish(pool, &seg->pool);
-            purged = true;
-        }
+    for (lru_node_t *next; n != NULL; n = next) {
+        next = n->next;
+        if (segment_purge_if_empty(container_of(n, hak_segment_t, lru))) purged = true;
     }
-    atomic_store_explicit(&purge_next_check_ms, next, memory_order_relaxed);
-    hak_unlock(&purge_lock);
     return purged;
 }
+#endif
 
-// Hand an empty slab back to the shared pool; an emptied segment is scheduled for purging.
+static void segment_emptied(hak_segment_t *seg) {
+#if HAK_LRU
+    lru_node_t *evicted =
+        lru_insert(&segment_lru, &seg->lru, HAK_SEG_SIZE - HAK_SEG_HEADER_SIZE, hak_clock_ms());
+    segments_purge_chain(evicted);
+#else
+    segment_purge_if_empty(seg);
+#endif
+}
+
+// A slot of seg was just claimed: if seg was waiting in the lru, it is reused (a hit).
+HAK_INLINE void segment_reused(hak_segment_t *seg) {
+#if HAK_LRU
+    lru_remove(&segment_lru, &seg->lru); // checks `linked` before taking the lock
+#endif
+}
+
+// Purge the empty segments that have waited long enough (all of them when `all`).
+static bool segments_expire(bool all) {
+#if HAK_LRU
+    return segments_purge_chain(lru_expire(&segment_lru, hak_clock_ms(), all));
+#else
+    return false;
+#endif
+}
+
+// Hand an empty slab back to the shared pool.
 static void slab_release(hak_slab_t *s) {
     hak_segment_t *seg = slab_segment(s);
     shared_pool_t *pool = &hak_pools[seg->kind];
@@ -172,7 +160,7 @@ static void slab_release(hak_slab_t *s) {
     s->list = SLAB_FREE_SLOT;
     s->free = NULL;
     __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED); // stale pointers into it are now invalid
-    if (shared_pool_release(pool, &seg->pool, s->slot)) purge_schedule(seg);
+    if (shared_pool_release(pool, &seg->pool, s->slot)) segment_emptied(seg);
 }
 
 // Return a block of one of h's slabs to that slab.
@@ -194,7 +182,7 @@ static void slab_free_local(hak_heap_t *h, hak_slab_t *s, void *b) {
 // A slab for class cls: an abandoned one if any, else a free slot of the shared pool, else a
 // slot of a new segment.
 static hak_slab_t *heap_claim_slab(hak_heap_t *h, unsigned cls) {
-    purge_due(false);
+    segments_expire(false);
     seg_kind_t kind = size_class_segment_kind(cls);
     shared_pool_t *pool = &hak_pools[kind];
     sp_link_t *link = shared_pool_adopt(pool, cls);
@@ -209,6 +197,7 @@ static hak_slab_t *heap_claim_slab(hak_heap_t *h, unsigned cls) {
     int slot = shared_pool_claim(pool, &sp);
     if (slot >= 0) {
         seg = container_of(sp, hak_segment_t, pool);
+        segment_reused(seg);
     } else {
         seg = segment_create(kind);
         if (seg == NULL) return NULL;
@@ -236,7 +225,7 @@ static void heap_collect_full(hak_heap_t *h, unsigned cls) {
 
 static void *heap_refill(hak_heap_t *h, unsigned cls) {
     heap_bin_t *bin = &h->bins[cls];
-    tls_sll_t *cache = &h->cache[cls].sll;
+    tc_t *cache = &h->cache[cls].tc;
     uint32_t want = size_class_batch(cls);
     for (;;) {
         hak_slab_t *s = bin->cur;
@@ -245,7 +234,7 @@ static void *heap_refill(hak_heap_t *h, unsigned cls) {
             if (n > 0) {
                 h->stats[cls].refills++;
                 h->stats[cls].refilled_blocks += n;
-                return tls_sll_pop(cache);
+                return tc_pop(cache);
             }
             bin->cur = NULL;
             list_push(bin, s, SLAB_FULL);
@@ -276,7 +265,7 @@ static hak_heap_t *heap_create(void) {
     if (h == NULL) {
         h = hak_os_reserve_aligned(sizeof(hak_heap_t), hak_os_page_size());
         if (h == NULL) return NULL;
-        for (unsigned c = 0; c < HAK_NCLASSES; c++) tls_sll_init(&h->cache[c].sll, size_class_cache_cap(c));
+        for (unsigned c = 0; c < HAK_NCLASSES; c++) tc_init(&h->cache[c].tc, size_class_cache_cap(c));
         hak_lock(&heaps_lock);
         h->next_all = all_heaps;
         all_heaps = h;
@@ -288,25 +277,20 @@ static hak_heap_t *heap_create(void) {
     return h;
 }
 
-// Empty the cache of a class completely into its slabs.
-static void heap_drain_all(hak_heap_t *h, unsigned cls) {
-    tls_sll_t *cache = &h->cache[cls].sll;
-    h->stats[cls].drained_blocks += cache->count;
-    void *b = cache->head;
-    cache->head = NULL;
-    cache->count = 0;
-    while (b != NULL) {
-        void *next = *(void **)b;
+// Return up to n blocks of a class's cache to their slabs.
+static void heap_drain_n(hak_heap_t *h, unsigned cls, uint32_t n) {
+    tc_t *cache = &h->cache[cls].tc;
+    uint32_t done = 0;
+    for (void *b; done < n && (b = tc_pop(cache)) != NULL; done++)
         slab_free_local(h, segment_slab_of((hak_segment_t *)segment_header_of(b), b), b);
-        b = next;
-    }
+    h->stats[cls].drained_blocks += done;
 }
 
 // Release the heap's empty slabs; the others are abandoned (abandon) or kept.
 static bool heap_release_slabs(hak_heap_t *h, bool abandon) {
     bool released = false;
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-        heap_drain_all(h, cls);
+        heap_drain_n(h, cls, UINT32_MAX);
         heap_bin_t *bin = &h->bins[cls];
         hak_slab_t *lists[3] = {bin->cur, bin->partial, bin->full};
         for (int i = 0; i < 3; i++) {
@@ -352,7 +336,7 @@ HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
         return NULL;
     }
     // The fresh heap's cache may already hold blocks if heap_create's bookkeeping allocated.
-    void *b = tls_sll_pop(&h->cache[cls].sll);
+    void *b = tc_pop(&h->cache[cls].tc);
     if (b == NULL) b = heap_refill(h, cls);
     if (b == NULL) {
         errno = ENOMEM;
@@ -363,15 +347,8 @@ HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
 }
 
 HAK_NOINLINE void heap_drain(hak_heap_t *h, unsigned cls) {
-    void *chain;
-    uint32_t n = tls_sll_pop_chain(&h->cache[cls].sll, size_class_batch(cls), &chain);
     h->stats[cls].drains++;
-    h->stats[cls].drained_blocks += n;
-    while (chain != NULL) {
-        void *next = *(void **)chain;
-        slab_free_local(h, segment_slab_of((hak_segment_t *)segment_header_of(chain), chain), chain);
-        chain = next;
-    }
+    heap_drain_n(h, cls, size_class_batch(cls));
 }
 
 HAK_NOINLINE void heap_free_slow(hak_slab_t *s, void *p) {
@@ -390,8 +367,7 @@ HAK_NOINLINE void heap_free_slow(hak_slab_t *s, void *p) {
 
 #ifdef HAK_DEBUG_CHECKS
 void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p) {
-    for (void *b = h->cache[s->cls].sll.head; b != NULL; b = *(void **)b)
-        if (b == p) hak_fatal("free(): double free %p", p);
+    if (tc_contains(&h->cache[s->cls].tc, p)) hak_fatal("free(): double free %p", p);
     for (void *b = s->free; b != NULL; b = *(void **)b)
         if (b == p) hak_fatal("free(): double free %p", p);
 }
@@ -421,7 +397,7 @@ bool heap_trim(void) {
             shared_pool_abandon(pool, cls, keep);
         }
     }
-    if (purge_due(true)) released = true;
+    if (segments_expire(true)) released = true;
     return released;
 }
 
@@ -429,17 +405,23 @@ bool heap_trim(void) {
 
 void heap_fork_prepare(void) {
     hak_lock(&heaps_lock);
-    hak_lock(&purge_lock);
+#if HAK_LRU
+    lru_lock(&segment_lru);
+#endif
     for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_lock(&hak_pools[k]);
 }
 void heap_fork_parent(void) {
     for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_unlock(&hak_pools[k]);
-    hak_unlock(&purge_lock);
+#if HAK_LRU
+    lru_unlock(&segment_lru);
+#endif
     hak_unlock(&heaps_lock);
 }
 void heap_fork_child(void) {
     for (unsigned k = 0; k < SEG_KINDS; k++) shared_pool_reset_lock(&hak_pools[k]);
-    hak_lock_reset(&purge_lock);
+#if HAK_LRU
+    lru_reset_lock(&segment_lru);
+#endif
     hak_lock_reset(&heaps_lock);
 }
 
@@ -452,6 +434,11 @@ void hak_init(void) {
     hak_lock(&init_lock);
     if (!atomic_load_explicit(&init_done, memory_order_relaxed)) {
         hak_options_load();
+#if HAK_LRU
+        long decay = hak_options.purge_delay_ms;
+        lru_init(&segment_lru, (size_t)hak_options.lru_max_segments,
+                 (size_t)hak_options.lru_max_mb * HAK_MiB, decay < 0 ? UINT64_MAX : (uint64_t)decay);
+#endif
         if (!hak_thread_exit_hook_install(heap_on_thread_exit))
             hak_log("no thread-exit hook: caches of exiting threads stay with their slabs");
         atomic_store_explicit(&init_done, 1, memory_order_release);
@@ -473,7 +460,7 @@ void heap_stats_sum(heap_stats_t *out) {
             unsigned f = size_class_frontend(c);
             const heap_class_stats_t *st = &h->stats[c];
             uint64_t allocs = LOAD(h->cache[c].allocs), refilled = LOAD(st->refilled_blocks);
-            uint64_t drained = LOAD(st->drained_blocks), cached = LOAD(h->cache[c].sll.count);
+            uint64_t drained = LOAD(st->drained_blocks), cached = tc_count(&h->cache[c].tc);
             out->allocs[f] += allocs;
             // Every block that entered the cache was refilled or freed by the owner; every block
             // that left it was allocated or drained.
@@ -490,6 +477,12 @@ void heap_stats_sum(heap_stats_t *out) {
     for (unsigned c = 0; c < HAK_NCLASSES; c++)
         out->remote_frees[size_class_frontend(c)] +=
             atomic_load_explicit(&heapless_remote_frees[c], memory_order_relaxed);
+#if HAK_LRU
+    out->lru_inserted = atomic_load_explicit(&segment_lru.stats.inserted, memory_order_relaxed);
+    out->lru_hits = atomic_load_explicit(&segment_lru.stats.hits, memory_order_relaxed);
+    out->lru_evicted = atomic_load_explicit(&segment_lru.stats.evicted, memory_order_relaxed);
+    out->lru_expired = atomic_load_explicit(&segment_lru.stats.expired, memory_order_relaxed);
+#endif
     for (unsigned f = 0; f < FRONTENDS; f++) {
         out->frees[f] += out->remote_frees[f];
         out->remote_pushes += out->remote_frees[f];

@@ -4,8 +4,8 @@
 //   heap    one per thread that allocates; holds the thread's caches and the slabs it owns. Heaps
 //           are never unmapped: an exited thread's heap is reused by a later thread, so a pointer
 //           to a heap read from a slab is always safe to write a hint through.
-//   cache   per class, a tls_sll of free blocks of slabs this heap owns (bounded, drained on
-//           overflow, on thread exit and on malloc_trim)
+//   cache   per class, the thread cache box the preset chose (thread_cache.h) holding free blocks
+//           of slabs this heap owns (bounded, drained on overflow, on thread exit, on malloc_trim)
 //   bin     per class, the slabs this heap owns: `cur` (refills come from it), `partial` (have
 //           free or uncarved blocks), `full` (nothing left but blocks other threads may free)
 //
@@ -19,10 +19,10 @@
 #include "remote_queue.h"
 #include "shared_pool.h"
 #include "size_class.h"
-#include "tls_sll.h"
+#include "thread_cache.h"
 
 typedef struct {
-    tls_sll_t sll;
+    tc_t tc;
     uint64_t allocs; // blocks handed out from this cache (the owner's only fast-path counter)
 } heap_cache_t;
 
@@ -61,7 +61,7 @@ void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p);
 
 HAK_INLINE void *heap_alloc(unsigned cls) {
     heap_cache_t *c = &hak_tls_heap->cache[cls];
-    void *b = tls_sll_pop(&c->sll);
+    void *b = tc_pop(&c->tc);
     if (HAK_LIKELY(b != NULL)) {
         c->allocs++;
         return b;
@@ -80,7 +80,7 @@ HAK_INLINE void heap_free(hak_segment_t *seg, void *p) {
 #ifdef HAK_DEBUG_CHECKS
         heap_check_double_free(h, s, p);
 #endif
-        if (HAK_UNLIKELY(tls_sll_push(&h->cache[s->cls].sll, p))) heap_drain(h, s->cls);
+        if (HAK_UNLIKELY(tc_push(&h->cache[s->cls].tc, p))) heap_drain(h, s->cls);
         return;
     }
     heap_free_slow(s, p);
@@ -100,6 +100,7 @@ typedef struct {
     uint64_t refills[FRONTENDS], drains[FRONTENDS];
     uint64_t refilled_blocks, drained_blocks, remote_pushes, remote_collected;
     uint64_t heaps, heaps_live;
+    uint64_t lru_inserted, lru_hits, lru_evicted, lru_expired; // all 0 without the lru box
 } heap_stats_t;
 void heap_stats_sum(heap_stats_t *out);
 

@@ -13,6 +13,7 @@
 
 #include "platform.h"
 #include "segment.h"
+#include "thread_cache.h"
 
 #define HAK_NCLASSES 63
 #define HAK_TINY_MAX 1024
@@ -51,11 +52,17 @@ HAK_INLINE seg_kind_t size_class_segment_kind(unsigned cls) {
 // refilling or draining on 40% of its operations; 64 KiB made it 25% faster.)
 #define HAK_CACHE_BATCH_BYTES (64 * HAK_KiB)
 HAK_INLINE uint32_t size_class_batch(unsigned cls) {
+#if HAK_THREAD_CACHE == HAK_THREAD_CACHE_NONE
+    return 1;
+#endif
     uint32_t b = (uint32_t)(HAK_CACHE_BATCH_BYTES / hak_class_size[cls]);
     return b < 1 ? 1 : b > 64 ? 64 : b;
 }
 // Bound of the thread cache of a class: two batches, at least two blocks.
 HAK_INLINE uint32_t size_class_cache_cap(unsigned cls) {
+#if HAK_THREAD_CACHE == HAK_THREAD_CACHE_NONE
+    return 1; // a freed block goes straight back to its slab
+#endif
     uint32_t c = 2 * size_class_batch(cls);
     return c < 2 ? 2 : c;
 }

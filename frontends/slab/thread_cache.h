@@ -1,0 +1,76 @@
+// thread cache: the box the preset chose as the heap's per-class cache, behind one set of names.
+//
+//   HAK_THREAD_CACHE_TLS_SLL        boxes/tls_sll: blocks linked through their first word (default)
+//   HAK_THREAD_CACHE_UNIFIED_CACHE  boxes/unified_cache: an array stack of block pointers
+//   HAK_THREAD_CACHE_NONE           no cache: every malloc and free goes through the slab (the
+//                                   tls_sll with room for one block, refilled one block at a time)
+//
+// The choice is made at compile time (CMake option HAKMEM_THREAD_CACHE): no indirection is left
+// on the fast path.
+#ifndef HAK_THREAD_CACHE_H
+#define HAK_THREAD_CACHE_H
+
+#include "platform.h"
+
+#define HAK_THREAD_CACHE_NONE 0
+#define HAK_THREAD_CACHE_TLS_SLL 1
+#define HAK_THREAD_CACHE_UNIFIED_CACHE 2
+#ifndef HAK_THREAD_CACHE
+#define HAK_THREAD_CACHE HAK_THREAD_CACHE_TLS_SLL
+#endif
+
+#if HAK_THREAD_CACHE == HAK_THREAD_CACHE_UNIFIED_CACHE
+#include "unified_cache.h"
+typedef unified_cache_t tc_t;
+#define TC_NAME "unified_cache"
+HAK_INLINE void tc_init(tc_t *c, uint32_t cap) { unified_cache_init(c, cap); }
+HAK_INLINE void *tc_pop(tc_t *c) { return unified_cache_pop(c); }
+HAK_INLINE bool tc_push(tc_t *c, void *b) { return unified_cache_push(c, b); }
+// Relaxed atomic read: statistics may read another thread's count.
+HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
+// Put a NULL-terminated chain of n blocks into an empty cache.
+HAK_INLINE void tc_fill(tc_t *c, void *chain, uint32_t n) {
+    void *last = chain;
+    for (uint32_t i = 1; i < n; i++) last = *(void **)last;
+    unified_cache_push_chain(c, chain, last, n);
+}
+// Put n freshly carved blocks (base, base + stride, ...) into an empty cache, base first: the
+// blocks' memory is not touched.
+HAK_INLINE void tc_fill_carved(tc_t *c, char *base, size_t stride, uint32_t n) {
+    unified_cache_push_range(c, base, stride, n);
+}
+HAK_INLINE bool tc_contains(const tc_t *c, const void *p) { return unified_cache_contains(c, p); }
+#else
+#include "tls_sll.h"
+typedef tls_sll_t tc_t;
+#if HAK_THREAD_CACHE == HAK_THREAD_CACHE_NONE
+#define TC_NAME "none"
+#else
+#define TC_NAME "tls_sll"
+#endif
+HAK_INLINE void tc_init(tc_t *c, uint32_t cap) { tls_sll_init(c, cap); }
+HAK_INLINE void *tc_pop(tc_t *c) { return tls_sll_pop(c); }
+HAK_INLINE bool tc_push(tc_t *c, void *b) { return tls_sll_push(c, b); }
+// Relaxed atomic read: statistics may read another thread's count.
+HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
+// Put a NULL-terminated chain of n blocks into an empty cache: O(1), the chain is the list.
+HAK_INLINE void tc_fill(tc_t *c, void *chain, uint32_t n) {
+    c->head = chain;
+    c->count = n;
+}
+// Put n freshly carved blocks (base, base + stride, ...) into an empty cache, base first: they are
+// linked through their first words.
+HAK_INLINE void tc_fill_carved(tc_t *c, char *base, size_t stride, uint32_t n) {
+    char *b = base;
+    for (uint32_t i = 1; i < n; i++, b += stride) *(void **)b = b + stride;
+    *(void **)b = NULL;
+    tc_fill(c, base, n);
+}
+HAK_INLINE bool tc_contains(const tc_t *c, const void *p) {
+    for (void *b = c->head; b != NULL; b = *(void **)b)
+        if (b == p) return true;
+    return false;
+}
+#endif
+
+#endif
