@@ -23,8 +23,11 @@ static void unmap(void *map, size_t size) {
 
 #if HAK_PAGE_ARENA
 static page_arena_t arena;
+static page_arena_t *arena_get(void);
 static _Atomic bool arena_ready;
 static hak_lock_t arena_init_lock = HAK_LOCK_INIT;
+
+page_arena_t *os_direct_arena(void) { return arena_get(); }
 
 static page_arena_t *arena_get(void) {
     // acquire: pairs with the release below, so the arena's bounds are seen initialised.

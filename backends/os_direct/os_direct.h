@@ -30,6 +30,11 @@ void os_direct_free(os_direct_header_t *h);
 bool os_direct_trim(void);
 // Bytes unmapped so far, by os_direct itself and by its page_arena.
 uint64_t os_direct_bytes_unmapped(void);
+#if HAK_PAGE_ARENA
+#include "page_arena.h"
+// The page_arena that freed huge mappings go to (for its counters).
+page_arena_t *os_direct_arena(void);
+#endif
 // Fork support.
 void os_direct_lock(void);
 void os_direct_unlock(void);

@@ -67,6 +67,13 @@ HAK_EXPORT void hak_stats_print(void) {
                 kinds[k], LOAD(ps->slots_claimed), LOAD(ps->slots_released), LOAD(ps->segments_added),
                 LOAD(ps->segments_seized), LOAD(ps->slabs_abandoned), LOAD(ps->slabs_adopted));
     }
+#if HAK_PAGE_ARENA
+    const page_arena_t *pa = os_direct_arena();
+    hak_log("page_arena puts=%" PRIu64 " hot_hits=%" PRIu64 " warm_hits=%" PRIu64 " misses=%" PRIu64
+            " decommitted=%" PRIu64 " released=%" PRIu64,
+            LOAD(pa->stats.puts), LOAD(pa->stats.hot_hits), LOAD(pa->stats.warm_hits),
+            LOAD(pa->stats.misses), LOAD(pa->stats.decommitted), LOAD(pa->stats.released));
+#endif
 #if HAK_LRU
     hak_log("lru inserted=%" PRIu64 " hits=%" PRIu64 " evicted=%" PRIu64 " expired=%" PRIu64,
             hs.lru_inserted, hs.lru_hits, hs.lru_evicted, hs.lru_expired);
