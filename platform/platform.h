@@ -71,8 +71,8 @@ uint64_t hak_clock_ms(void);
     X(stats, "HAKMEM_STATS", 0, "print per-frontend and per-box counters to stderr at exit")      \
     X(purge_delay_ms, "HAKMEM_PURGE_DELAY_MS", 100,                                              \
       "return an empty segment's pages to the OS once it has stayed empty this long; -1: never")   \
-    X(lru_max_segments, "HAKMEM_LRU_MAX_SEGMENTS", 8, "empty segments the lru keeps unpurged")    \
-    X(lru_max_mb, "HAKMEM_LRU_MAX_MB", 16, "MiB of empty segments the lru keeps unpurged")        \
+    X(lru_max_segments, "HAKMEM_LRU_MAX_SEGMENTS", 64, "empty segments the lru keeps unpurged")   \
+    X(lru_max_mb, "HAKMEM_LRU_MAX_MB", 128, "MiB of empty segments the lru keeps unpurged")      \
     X(arena_hot_mb, "HAKMEM_ARENA_HOT_MB", 64, "MiB of freed huge mappings kept with their pages")  \
     X(arena_warm_mb, "HAKMEM_ARENA_WARM_MB", 256, "MiB of freed huge mappings kept decommitted")  \
     X(arena_warm_decay_ms, "HAKMEM_ARENA_WARM_DECAY_MS", 2000,                                     \
