@@ -71,6 +71,8 @@ uint64_t hak_clock_ms(void);
     X(stats, "HAKMEM_STATS", 0, "print per-frontend and per-box counters to stderr at exit")      \
     X(purge_delay_ms, "HAKMEM_PURGE_DELAY_MS", 100,                                              \
       "return an empty segment's pages to the OS once it has stayed empty this long; -1: never")   \
+    X(background_purge, "HAKMEM_BACKGROUND_PURGE", 1,                                             \
+      "a background thread returns idle memory after HAKMEM_PURGE_DELAY_MS, even in idle programs") \
     X(lru_max_segments, "HAKMEM_LRU_MAX_SEGMENTS", 64, "empty segments the lru keeps unpurged")   \
     X(lru_max_mb, "HAKMEM_LRU_MAX_MB", 128, "MiB of empty segments the lru keeps unpurged")      \
     X(arena_hot_mb, "HAKMEM_ARENA_HOT_MB", 64, "MiB of freed huge mappings kept with their pages")  \

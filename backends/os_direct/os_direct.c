@@ -54,6 +54,12 @@ bool os_direct_trim(void) {
 #endif
 }
 
+void os_direct_tick(void) {
+#if HAK_PAGE_ARENA
+    page_arena_tick(arena_get(), hak_clock_ms());
+#endif
+}
+
 uint64_t os_direct_bytes_unmapped(void) {
     uint64_t n = atomic_load_explicit(&os_direct_stats.bytes_unmapped, memory_order_relaxed);
 #if HAK_PAGE_ARENA

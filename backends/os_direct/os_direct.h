@@ -28,6 +28,8 @@ HAK_INLINE os_direct_header_t *os_direct_header(void *p) {
 void os_direct_free(os_direct_header_t *h);
 // Unmap every mapping the page_arena holds. Returns true if there was one.
 bool os_direct_trim(void);
+// Apply the page_arena's decay now (the background purger calls it).
+void os_direct_tick(void);
 // Bytes unmapped so far, by os_direct itself and by its page_arena.
 uint64_t os_direct_bytes_unmapped(void);
 #if HAK_PAGE_ARENA

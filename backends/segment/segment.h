@@ -62,6 +62,8 @@ typedef struct hak_segment {
     uint8_t kind;           // seg_kind_t
     sp_segment_t pool;      // slot bitmap, in its kind's shared pool
     lru_node_t lru;         // while empty and unpurged: its place in the lru of empty segments
+    _Atomic uint32_t dirty;          // free slots whose pages may still be resident
+    _Atomic uint64_t dirty_since_ms; // when the first of them was released
     // slabs[HAK_SEG_SLOTS] stays zero: an invalid pointer at the very end of a segment indexes it
     // and is rejected like any other.
     hak_slab_t slabs[HAK_SEG_SLOTS + 1] __attribute__((aligned(HAK_CACHE_LINE)));
@@ -106,12 +108,14 @@ uint32_t segment_slot_mask(seg_kind_t kind);
 void segment_slot_range(hak_segment_t *seg, unsigned slot, char **start, char **end);
 // Give a seized (entirely free) segment's pages back to the OS, keeping the header.
 void segment_purge(hak_segment_t *seg);
+// The same for one seized slot.
+void segment_purge_slot(hak_segment_t *seg, unsigned slot);
 
 // Initialise slab `slot` of `seg` for a size class. The slab starts with no carved block.
 void slab_format(hak_segment_t *seg, unsigned slot, unsigned cls, uint32_t block_size);
 
 typedef struct {
-    _Atomic uint64_t mapped, purged, bytes_mapped;
+    _Atomic uint64_t mapped, purged, slots_purged, bytes_mapped;
 } segment_stats_t;
 extern segment_stats_t segment_stats;
 

@@ -82,6 +82,21 @@ void shared_pool_publish(shared_pool_t *p, sp_segment_t *seg) {
     atomic_fetch_add_explicit(&p->free_slots, __builtin_popcount(seg->all_mask), memory_order_relaxed);
 }
 
+bool shared_pool_seize_slot(shared_pool_t *p, sp_segment_t *seg, int slot) {
+    uint32_t bit = 1u << slot;
+    // acquire: the slot's last release (and the reset of its slab) happens before the purge.
+    uint32_t old = atomic_fetch_and_explicit(&seg->free_mask, ~bit, memory_order_acquire);
+    if (!(old & bit)) return false; // claimed: the and changed nothing
+    atomic_fetch_sub_explicit(&p->free_slots, 1, memory_order_relaxed);
+    return true;
+}
+
+void shared_pool_publish_slot(shared_pool_t *p, sp_segment_t *seg, int slot) {
+    // release: the purge of the slot's pages is complete before anyone can claim it.
+    atomic_fetch_or_explicit(&seg->free_mask, 1u << slot, memory_order_release);
+    atomic_fetch_add_explicit(&p->free_slots, 1, memory_order_relaxed);
+}
+
 void shared_pool_abandon(shared_pool_t *p, unsigned cls, sp_link_t *slab) {
     hak_lock(&p->abandoned_lock);
     slab->next = p->abandoned[cls];

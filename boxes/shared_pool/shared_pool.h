@@ -59,6 +59,10 @@ bool shared_pool_release(shared_pool_t *p, sp_segment_t *seg, int slot);
 bool shared_pool_seize_empty(shared_pool_t *p, sp_segment_t *seg);
 // Make the slots of a seized segment claimable again.
 void shared_pool_publish(shared_pool_t *p, sp_segment_t *seg);
+// The same for one free slot: seize it (false if it is claimed) so its pages can be purged, then
+// publish it again.
+bool shared_pool_seize_slot(shared_pool_t *p, sp_segment_t *seg, int slot);
+void shared_pool_publish_slot(shared_pool_t *p, sp_segment_t *seg, int slot);
 
 // Abandoned slabs of a size class: push one, or take one (NULL when none).
 void shared_pool_abandon(shared_pool_t *p, unsigned cls, sp_link_t *slab);

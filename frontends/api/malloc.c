@@ -3,6 +3,7 @@
 
 #include "heap.h"
 #include "os_direct.h"
+#include "purger.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -172,6 +173,7 @@ __attribute__((constructor(101))) static void hak_startup(void) {
     hak_init();
     hak_options_load();
     hak_fork_hooks_install(fork_prepare, fork_parent, fork_child);
+    purger_start();
 }
 
 #ifdef HAK_OVERRIDE

@@ -78,8 +78,10 @@ HAK_EXPORT void hak_stats_print(void) {
     hak_log("lru inserted=%" PRIu64 " hits=%" PRIu64 " evicted=%" PRIu64 " expired=%" PRIu64,
             hs.lru_inserted, hs.lru_hits, hs.lru_evicted, hs.lru_expired);
 #endif
-    hak_log("segment mapped=%" PRIu64 " purged=%" PRIu64 " bytes_mapped=%" PRIu64,
-            LOAD(segment_stats.mapped), LOAD(segment_stats.purged), LOAD(segment_stats.bytes_mapped));
+    hak_log("segment mapped=%" PRIu64 " purged=%" PRIu64 " slots_purged=%" PRIu64
+            " bytes_mapped=%" PRIu64,
+            LOAD(segment_stats.mapped), LOAD(segment_stats.purged), LOAD(segment_stats.slots_purged),
+            LOAD(segment_stats.bytes_mapped));
 }
 
 __attribute__((destructor)) static void hak_stats_at_exit(void) {

@@ -144,7 +144,7 @@ HAK_INLINE void segment_reused(hak_segment_t *seg) {
 }
 
 // Purge the empty segments that have waited long enough (all of them when `all`).
-static bool segments_expire(bool all) {
+bool heap_expire_segments(bool all) {
 #if HAK_LRU
     return segments_purge_chain(lru_expire(&segment_lru, hak_clock_ms(), all));
 #else
@@ -160,7 +160,42 @@ static void slab_release(hak_slab_t *s) {
     s->list = SLAB_FREE_SLOT;
     s->free = NULL;
     __atomic_store_n(&s->carved, 0, __ATOMIC_RELAXED); // stale pointers into it are now invalid
+    // Mark the slot dirty before the release publishes it: its pages are resident until purged.
+    // relaxed: the mask and time are hints for the purger, which seizes the slot before acting.
+    if (atomic_fetch_or_explicit(&seg->dirty, 1u << s->slot, memory_order_relaxed) == 0)
+        atomic_store_explicit(&seg->dirty_since_ms, hak_clock_ms(), memory_order_relaxed);
     if (shared_pool_release(pool, &seg->pool, s->slot)) segment_emptied(seg);
+}
+
+// Purge the free slots of partly used segments that have been dirty for HAKMEM_PURGE_DELAY_MS
+// (all of them when `all`): a segment that keeps one live slab would otherwise keep the pages of
+// every slab it ever held. Segments are never unlinked, so the scan needs no lock.
+bool heap_purge_dirty_slots(bool all) {
+    if (hak_options.purge_delay_ms < 0 && !all) return false;
+    uint64_t now = hak_clock_ms();
+    bool purged = false;
+    for (unsigned kind = 0; kind < SEG_KINDS; kind++) {
+        shared_pool_t *pool = &hak_pools[kind];
+        // acquire: pairs with the release that published each segment.
+        for (sp_segment_t *sp = atomic_load_explicit(&pool->segments, memory_order_acquire); sp != NULL;
+             sp = sp->next) {
+            hak_segment_t *seg = container_of(sp, hak_segment_t, pool);
+            uint32_t dirty = atomic_load_explicit(&seg->dirty, memory_order_relaxed);
+            if (dirty == 0) continue;
+            if (!all && now - atomic_load_explicit(&seg->dirty_since_ms, memory_order_relaxed) <
+                            (uint64_t)hak_options.purge_delay_ms)
+                continue;
+            for (; dirty != 0; dirty &= dirty - 1) {
+                int slot = __builtin_ctz(dirty);
+                atomic_fetch_and_explicit(&seg->dirty, ~(1u << slot), memory_order_relaxed);
+                if (!shared_pool_seize_slot(pool, &seg->pool, slot)) continue; // in use again
+                segment_purge_slot(seg, (unsigned)slot);
+                shared_pool_publish_slot(pool, &seg->pool, slot);
+                purged = true;
+            }
+        }
+    }
+    return purged;
 }
 
 // Return a block of one of h's slabs to that slab.
@@ -182,7 +217,7 @@ static void slab_free_local(hak_heap_t *h, hak_slab_t *s, void *b) {
 // A slab for class cls: an abandoned one if any, else a free slot of the shared pool, else a
 // slot of a new segment.
 static hak_slab_t *heap_claim_slab(hak_heap_t *h, unsigned cls) {
-    segments_expire(false);
+    heap_expire_segments(false);
     seg_kind_t kind = size_class_segment_kind(cls);
     shared_pool_t *pool = &hak_pools[kind];
     sp_link_t *link = shared_pool_adopt(pool, cls);
@@ -397,7 +432,8 @@ bool heap_trim(void) {
             shared_pool_abandon(pool, cls, keep);
         }
     }
-    if (segments_expire(true)) released = true;
+    if (heap_expire_segments(true)) released = true;
+    if (heap_purge_dirty_slots(true)) released = true;
     return released;
 }
 

@@ -86,6 +86,13 @@ HAK_INLINE void heap_free(hak_segment_t *seg, void *p) {
     heap_free_slow(s, p);
 }
 
+// Purge the empty segments that have waited in the lru for HAKMEM_PURGE_DELAY_MS (all of them
+// when `all`). Any thread may call it. Returns true if a segment was purged.
+bool heap_expire_segments(bool all);
+
+// Purge free slabs of partly used segments, once dirty for HAKMEM_PURGE_DELAY_MS (all: now).
+bool heap_purge_dirty_slots(bool all);
+
 // Give everything free back: the calling thread's caches, empty slabs (its own and abandoned
 // ones) and empty segments. Returns true if a slab or segment was released.
 bool heap_trim(void);
