@@ -49,6 +49,9 @@ typedef struct {
     uint64_t lru_hits;         // of those, reused before being purged
     uint64_t bytes_mapped;     // segment bytes mapped plus huge bytes currently mapped
     uint64_t huge_live_bytes;  // bytes of huge mappings currently live
+    uint64_t huge_cached_bytes; // bytes of freed huge mappings the page_arena keeps for reuse
+    uint64_t bytes_purged;     // segment bytes whose pages were given back (MADV_DONTNEED), in total
+    uint64_t bytes_unmapped;   // huge mapping bytes unmapped, in total
 } hak_stats_t;
 
 void hak_stats_get(hak_stats_t *out);

@@ -1,3 +1,4 @@
+#define _GNU_SOURCE // mremap
 #include "platform.h"
 
 #include <errno.h>
@@ -47,10 +48,19 @@ void *hak_os_reserve_aligned(size_t size, size_t align) {
 
 void hak_os_release(void *p, size_t size) { munmap(p, size); }
 
+bool hak_os_move(void *old, size_t old_size, void *dest, size_t new_size) {
+    return mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dest) == dest;
+}
+
 uint64_t hak_clock_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-bool hak_os_decommit(void *p, size_t size) { return madvise(p, size, MADV_DONTNEED) == 0; }
+bool hak_os_decommit(void *p, size_t size) {
+    if (hak_options.purge_madv_free && madvise(p, size, MADV_FREE) == 0) return true;
+    return madvise(p, size, MADV_DONTNEED) == 0; // also the fallback of kernels without MADV_FREE
+}
+
+bool hak_os_decommit_zeroes(void) { return !hak_options.purge_madv_free; }

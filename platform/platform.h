@@ -32,8 +32,15 @@ size_t hak_os_page_size(void);
 // Reserve `size` bytes aligned to `align` (a power of two >= page size). NULL with errno = ENOMEM.
 void *hak_os_reserve_aligned(size_t size, size_t align);
 void hak_os_release(void *p, size_t size);
-// Drop the pages of [p, p+size) (page-aligned). Returns false if the kernel refused.
+// Move the pages of [old, old+old_size) to `dest` (a range the caller reserved, page-aligned),
+// growing the mapping to new_size: no copy, the page tables move. The old range is gone after.
+bool hak_os_move(void *old, size_t old_size, void *dest, size_t new_size);
+// Drop the pages of [p, p+size) (page-aligned): MADV_DONTNEED, or MADV_FREE with
+// HAKMEM_PURGE_MADV_FREE=1 (cheaper, the kernel takes the pages only under memory pressure, and
+// until then they keep their contents). Returns false if the kernel refused.
 bool hak_os_decommit(void *p, size_t size);
+// Whether decommitted pages read as zero afterwards (MADV_DONTNEED), or may keep old data.
+bool hak_os_decommit_zeroes(void);
 
 // ---- logging -----------------------------------------------------------------------------------
 // Write a formatted line to stderr with write(2); never allocates.
@@ -71,6 +78,8 @@ uint64_t hak_clock_ms(void);
     X(stats, "HAKMEM_STATS", 0, "print per-frontend and per-box counters to stderr at exit")      \
     X(purge_delay_ms, "HAKMEM_PURGE_DELAY_MS", 100,                                              \
       "return an empty segment's pages to the OS once it has stayed empty this long; -1: never")   \
+    X(purge_madv_free, "HAKMEM_PURGE_MADV_FREE", 0,                                                \
+      "purge with MADV_FREE (pages reclaimed lazily by the kernel) instead of MADV_DONTNEED")     \
     X(background_purge, "HAKMEM_BACKGROUND_PURGE", 1,                                             \
       "a background thread returns idle memory after HAKMEM_PURGE_DELAY_MS, even in idle programs") \
     X(lru_max_segments, "HAKMEM_LRU_MAX_SEGMENTS", 64, "empty segments the lru keeps unpurged")   \

@@ -122,7 +122,9 @@ void *os_direct_alloc(size_t size, size_t align, bool zero) {
             total = span_bytes;
             atomic_fetch_add_explicit(&os_direct_stats.cache_hits, 1, memory_order_relaxed);
             // A reused span holds its last user's data: in its first page only when it was warm.
-            if (zero) memset(map + lead, 0, hot || size < page - lead ? size : page - lead);
+            // (MADV_FREE leaves a warm span's old data in place.)
+            bool clear_all = hot || !hak_os_decommit_zeroes() || size < page - lead;
+            if (zero) memset(map + lead, 0, clear_all ? size : page - lead);
         }
     }
 #endif
@@ -139,6 +141,35 @@ void *os_direct_alloc(size_t size, size_t align, bool zero) {
     segmap_set((uintptr_t)map, SEGMAP_HUGE);
     atomic_fetch_add_explicit(&os_direct_stats.allocs, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&os_direct_stats.bytes_live, total, memory_order_relaxed);
+    return h->block;
+}
+
+void *os_direct_grow(os_direct_header_t *h, size_t size) {
+    char *map = h->map;
+    size_t lead = (size_t)((char *)h->block - map), page = hak_os_page_size();
+    if ((uintptr_t)map % HAK_SEG_SIZE != 0 || lead >= HAK_SEG_SIZE / 2) return NULL; // big alignment
+    if (size > SIZE_MAX / 2 - lead - HAK_SEG_SIZE) return NULL;
+    size_t total = (lead + size + page - 1) & ~(page - 1);
+    // Grow geometrically so a realloc chain moves its pages O(log n) times.
+    if (total < h->map_size + h->map_size / 2) total = (h->map_size + h->map_size / 2 + page - 1) & ~(page - 1);
+    char *dest = hak_os_reserve_aligned(total, HAK_SEG_SIZE);
+    if (dest == NULL) return NULL;
+    size_t old_size = h->map_size;
+    segmap_set((uintptr_t)map, SEGMAP_NONE);
+    if (!hak_os_move(map, old_size, dest, total)) {
+        segmap_set((uintptr_t)map, SEGMAP_HUGE);
+        hak_os_release(dest, total);
+        return NULL;
+    }
+    h = (os_direct_header_t *)dest; // the header moved with the first page
+    h->map = dest;
+    h->block = dest + lead;
+    h->map_size = total;
+    h->usable = total - lead;
+    segmap_set((uintptr_t)dest, SEGMAP_HUGE);
+    atomic_fetch_add_explicit(&os_direct_stats.grows, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&os_direct_stats.bytes_mapped, total - old_size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&os_direct_stats.bytes_live, total - old_size, memory_order_relaxed);
     return h->block;
 }
 

@@ -23,6 +23,10 @@ HAK_INLINE os_direct_header_t *os_direct_header(void *p) {
     os_direct_header_t *h = (os_direct_header_t *)segment_header_of(p);
     return h->block == p ? h : NULL;
 }
+// Grow a block to at least `size` bytes by moving its pages to a new, larger mapping (mremap: no
+// copy). Returns the new address, or NULL (the block is untouched) if that cannot be done: the
+// caller then copies.
+void *os_direct_grow(os_direct_header_t *h, size_t size);
 // Free a block: its mapping goes to the page_arena box for reuse (with HAK_PAGE_ARENA) or is
 // unmapped.
 void os_direct_free(os_direct_header_t *h);
@@ -43,7 +47,7 @@ void os_direct_unlock(void);
 void os_direct_reset_lock(void);
 
 typedef struct {
-    _Atomic uint64_t allocs, frees, cache_hits, bytes_mapped, bytes_live;
+    _Atomic uint64_t allocs, frees, cache_hits, grows, bytes_mapped, bytes_live;
     _Atomic uint64_t bytes_unmapped; // by os_direct itself; see os_direct_bytes_unmapped
 } os_direct_stats_t;
 extern os_direct_stats_t os_direct_stats;

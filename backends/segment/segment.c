@@ -43,15 +43,20 @@ void segment_slot_range(hak_segment_t *seg, unsigned slot, char **start, char **
 void segment_purge(hak_segment_t *seg) {
     // relaxed: the seize that precedes the purge ordered everything; this is bookkeeping.
     atomic_store_explicit(&seg->dirty, 0, memory_order_relaxed);
-    if (hak_os_decommit((char *)seg + HAK_SEG_HEADER_SIZE, HAK_SEG_SIZE - HAK_SEG_HEADER_SIZE))
+    if (hak_os_decommit((char *)seg + HAK_SEG_HEADER_SIZE, HAK_SEG_SIZE - HAK_SEG_HEADER_SIZE)) {
         atomic_fetch_add_explicit(&segment_stats.purged, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&segment_stats.bytes_purged, HAK_SEG_SIZE - HAK_SEG_HEADER_SIZE,
+                                  memory_order_relaxed);
+    }
 }
 
 void segment_purge_slot(hak_segment_t *seg, unsigned slot) {
     char *start, *end;
     segment_slot_range(seg, slot, &start, &end);
-    if (hak_os_decommit(start, (size_t)(end - start)))
+    if (hak_os_decommit(start, (size_t)(end - start))) {
         atomic_fetch_add_explicit(&segment_stats.slots_purged, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&segment_stats.bytes_purged, (uint64_t)(end - start), memory_order_relaxed);
+    }
 }
 
 // Multiplicative inverse of an odd number modulo 2^32 (Newton's iteration doubles the correct

@@ -115,7 +115,7 @@ void segment_purge_slot(hak_segment_t *seg, unsigned slot);
 void slab_format(hak_segment_t *seg, unsigned slot, unsigned cls, uint32_t block_size);
 
 typedef struct {
-    _Atomic uint64_t mapped, purged, slots_purged, bytes_mapped;
+    _Atomic uint64_t mapped, purged, slots_purged, bytes_mapped, bytes_purged;
 } segment_stats_t;
 extern segment_stats_t segment_stats;
 

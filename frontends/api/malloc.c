@@ -87,6 +87,10 @@ HAK_EXPORT void *hak_realloc(void *p, size_t size) {
     }
     // Shrinking keeps the block unless more than half of it would be idle.
     if (size <= old && size >= old / 2) return p;
+    if (size > old && size > HAK_LARGE_MAX && segmap_get(segment_header_of(p)) == SEGMAP_HUGE) {
+        void *moved = os_direct_grow(os_direct_header(p), size); // pages move, nothing is copied
+        if (moved != NULL) return moved;
+    }
     void *q = hak_malloc(size);
     if (q == NULL) return NULL; // errno is ENOMEM; p is untouched
     memcpy(q, p, size < old ? size : old);

@@ -35,6 +35,9 @@ HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
     out->segments_mapped = LOAD(segment_stats.mapped);
     out->segments_purged = LOAD(segment_stats.purged);
     out->huge_live_bytes = LOAD(os_direct_stats.bytes_live);
+    out->bytes_unmapped = os_direct_bytes_unmapped();
+    out->huge_cached_bytes = LOAD(os_direct_stats.bytes_mapped) - out->bytes_unmapped - out->huge_live_bytes;
+    out->bytes_purged = LOAD(segment_stats.bytes_purged);
     out->bytes_mapped = LOAD(segment_stats.bytes_mapped) + LOAD(os_direct_stats.bytes_mapped) -
                         os_direct_bytes_unmapped();
 }
@@ -50,9 +53,9 @@ HAK_EXPORT void hak_stats_print(void) {
     uint64_t live = LOAD(os_direct_stats.bytes_live);
     uint64_t cached = LOAD(os_direct_stats.bytes_mapped) - os_direct_bytes_unmapped() - live;
     hak_log("huge allocs=%" PRIu64 " frees=%" PRIu64 " live_bytes=%" PRIu64 " cache_hits=%" PRIu64
-            " cached_bytes=%" PRIu64,
+            " cached_bytes=%" PRIu64 " grows=%" PRIu64,
             LOAD(os_direct_stats.allocs), LOAD(os_direct_stats.frees), live,
-            LOAD(os_direct_stats.cache_hits), cached);
+            LOAD(os_direct_stats.cache_hits), cached, LOAD(os_direct_stats.grows));
     hak_log("thread_cache[" TC_NAME "] refilled_blocks=%" PRIu64 " drained_blocks=%" PRIu64 " heaps=%" PRIu64
             " live_heaps=%" PRIu64,
             hs.refilled_blocks, hs.drained_blocks, hs.heaps, hs.heaps_live);
@@ -79,9 +82,9 @@ HAK_EXPORT void hak_stats_print(void) {
             hs.lru_inserted, hs.lru_hits, hs.lru_evicted, hs.lru_expired);
 #endif
     hak_log("segment mapped=%" PRIu64 " purged=%" PRIu64 " slots_purged=%" PRIu64
-            " bytes_mapped=%" PRIu64,
+            " bytes_mapped=%" PRIu64 " bytes_purged=%" PRIu64,
             LOAD(segment_stats.mapped), LOAD(segment_stats.purged), LOAD(segment_stats.slots_purged),
-            LOAD(segment_stats.bytes_mapped));
+            LOAD(segment_stats.bytes_mapped), LOAD(segment_stats.bytes_purged));
 }
 
 __attribute__((destructor)) static void hak_stats_at_exit(void) {

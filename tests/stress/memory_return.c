@@ -142,10 +142,47 @@ static void test_thread_generations_leave_nothing_behind(void **state) {
     }
 }
 
+// A thread that exits while other threads still hold its blocks abandons its slabs; when those
+// blocks are freed (remote frees into abandoned slabs), the slabs are reclaimed, not stranded.
+#define HANDOFF_BLOCKS 20000
+static void *handoff[HANDOFF_BLOCKS];
+
+static void *allocate_and_exit(void *arg) {
+    for (int i = 0; i < HANDOFF_BLOCKS; i++) {
+        handoff[i] = hak_malloc(64 + (size_t)(i % 8) * 100);
+        memset(handoff[i], 3, 64);
+    }
+    return NULL;
+}
+
+static void *free_all_remotely(void *arg) {
+    for (int i = 0; i < HANDOFF_BLOCKS; i++) hak_free(handoff[i]);
+    return NULL;
+}
+
+static void test_slabs_emptied_by_remote_frees_are_reclaimed(void **state) {
+    hak_stats_t before, freed, trimmed;
+    hak_stats_get(&before);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, allocate_and_exit, NULL), 0);
+    pthread_join(t, NULL); // its slabs hold live blocks: abandoned
+    hak_stats_get(&freed);
+    assert_true(freed.slabs_abandoned > before.slabs_abandoned);
+    assert_int_equal(pthread_create(&t, NULL, free_all_remotely, NULL), 0);
+    pthread_join(t, NULL);
+    hak_stats_get(&freed);
+    assert_true(freed.remote_frees >= before.remote_frees + HANDOFF_BLOCKS);
+    // The abandoned slabs are empty now; trim releases them (and purges their segments).
+    assert_int_equal(hak_malloc_trim(0), 1);
+    hak_stats_get(&trimmed);
+    assert_true(trimmed.slabs_released >= freed.slabs_released + (freed.slabs_abandoned - before.slabs_abandoned));
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_free_all_returns_memory_without_trim),
         cmocka_unit_test(test_thread_generations_leave_nothing_behind),
+        cmocka_unit_test(test_slabs_emptied_by_remote_frees_are_reclaimed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

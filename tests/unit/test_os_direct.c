@@ -178,6 +178,28 @@ static void test_cache_reuse(void **state) {
     os_direct_trim();
 }
 
+// Growing a huge block moves its pages (mremap) to a larger 2 MiB-aligned mapping: contents kept,
+// the header found at the new address, the old one no longer hakmem's.
+static void test_grow_moves_pages(void **state) {
+    size_t size = 3 * HAK_MiB;
+    char *p = os_direct_alloc(size, 16, false);
+    assert_non_null(p);
+    for (size_t i = 0; i < size; i += 4096) p[i] = (char)(i >> 12);
+    uint64_t grows = atomic_load(&os_direct_stats.grows);
+    char *q = os_direct_grow(os_direct_header(p), 7 * HAK_MiB);
+    assert_non_null(q);
+    assert_int_equal(atomic_load(&os_direct_stats.grows), grows + 1);
+    assert_int_equal((uintptr_t)segment_header_of(q) % HAK_SEG_SIZE, 0);
+    assert_int_equal(segmap_get(segment_header_of(q)), SEGMAP_HUGE);
+    if (q != p) assert_int_not_equal(segmap_get(segment_header_of(p)), SEGMAP_HUGE);
+    os_direct_header_t *h = os_direct_header(q);
+    assert_non_null(h);
+    assert_true(h->usable >= 7 * HAK_MiB);
+    for (size_t i = 0; i < size; i += 4096) assert_int_equal(q[i], (char)(i >> 12));
+    memset(q + size, 1, 4 * HAK_MiB); // the grown part is writable
+    os_direct_free(h);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes_and_alignments),
@@ -186,6 +208,7 @@ int main(void) {
         cmocka_unit_test(test_impossible_sizes_fail_with_enomem),
         cmocka_unit_test(test_stats_bytes),
         cmocka_unit_test(test_cache_reuse),
+        cmocka_unit_test(test_grow_moves_pages),
     };
     return cmocka_run_group_tests_name("os_direct", tests, NULL, NULL);
 }
