@@ -52,6 +52,7 @@ typedef struct {
     uint64_t huge_cached_bytes; // bytes of freed huge mappings the page_arena keeps for reuse
     uint64_t bytes_purged;     // segment bytes whose pages were given back (MADV_DONTNEED), in total
     uint64_t bytes_unmapped;   // huge mapping bytes unmapped, in total
+    uint64_t purger_ticks;     // rounds of the background purger thread (0: it is not running)
 } hak_stats_t;
 
 void hak_stats_get(hak_stats_t *out);

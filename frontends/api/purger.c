@@ -13,6 +13,7 @@
 #include "heap.h"
 #include "os_direct.h"
 
+#include <string.h>
 #include <time.h>
 
 static _Atomic uint64_t purger_ticks;
@@ -37,11 +38,15 @@ void purger_start(void) {
     pthread_t thread;
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 64 * 1024);
-    if (pthread_create(&thread, &attr, purger_main, NULL) == 0)
+    // The default stack size: a thread's stack also holds the program's static TLS, which can be
+    // larger than any small stack chosen here (pthread_create then fails). Untouched pages of the
+    // stack cost address space only.
+    int err = pthread_create(&thread, &attr, purger_main, NULL);
+    if (err == 0)
         pthread_setname_np(thread, "hakmem-purge");
     else
-        hak_log("no background purger thread: idle memory is returned on slow paths only");
+        hak_log("no background purger thread (%s): idle memory is returned on slow paths only",
+                strerror(err));
     pthread_attr_destroy(&attr);
 }
 

@@ -3,6 +3,7 @@
 
 #include "heap.h"
 #include "os_direct.h"
+#include "purger.h"
 
 #include <inttypes.h>
 
@@ -38,6 +39,7 @@ HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
     out->bytes_unmapped = os_direct_bytes_unmapped();
     out->huge_cached_bytes = LOAD(os_direct_stats.bytes_mapped) - out->bytes_unmapped - out->huge_live_bytes;
     out->bytes_purged = LOAD(segment_stats.bytes_purged);
+    out->purger_ticks = purger_tick_count();
     out->bytes_mapped = LOAD(segment_stats.bytes_mapped) + LOAD(os_direct_stats.bytes_mapped) -
                         os_direct_bytes_unmapped();
 }
