@@ -364,12 +364,31 @@ static void heap_on_thread_exit(void *arg) {
 
 // ---- slow paths --------------------------------------------------------------------------------
 
+// Once per HAKMEM_PURGE_DELAY_MS, on the owner's slow path: a class that allocated nothing
+// since the last tick gives its cached blocks back to their slabs, so that slabs and segments can
+// empty and be purged while the thread works in other size classes.
+static void heap_tick(hak_heap_t *h) {
+    if (hak_options.purge_delay_ms < 0) return;
+    uint64_t now = hak_clock_ms();
+    if (now - h->tick_ms < (uint64_t)hak_options.purge_delay_ms) return;
+    h->tick_ms = now;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        uint64_t allocs = h->cache[c].allocs;
+        if (allocs == h->tick_allocs[c] && tc_count(&h->cache[c].tc) > 0) {
+            h->stats[c].drains++;
+            heap_drain_n(h, c, UINT32_MAX);
+        }
+        h->tick_allocs[c] = allocs;
+    }
+}
+
 HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
     hak_heap_t *h = hak_tls_heap;
     if (h == &hak_heap_empty && (h = heap_create()) == NULL) {
         errno = ENOMEM;
         return NULL;
     }
+    heap_tick(h);
     // The fresh heap's cache may already hold blocks if heap_create's bookkeeping allocated.
     void *b = tc_pop(&h->cache[cls].tc);
     if (b == NULL) b = heap_refill(h, cls);

@@ -43,6 +43,9 @@ typedef struct hak_heap {
     heap_class_stats_t stats[HAK_NCLASSES];
     struct hak_heap *next_all; // every heap ever made, for statistics
     struct hak_heap *next_free;
+    // Periodic tick (owner only): when it last ran, and each class's allocation count then.
+    uint64_t tick_ms;
+    uint64_t tick_allocs[HAK_NCLASSES];
     bool live;
 } hak_heap_t;
 

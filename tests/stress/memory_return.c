@@ -178,11 +178,32 @@ static void test_slabs_emptied_by_remote_frees_are_reclaimed(void **state) {
     assert_true(trimmed.slabs_released >= freed.slabs_released + (freed.slabs_abandoned - before.slabs_abandoned));
 }
 
+// A size class the thread stops using gives its cached blocks back on the next periodic tick (its
+// slab can then empty), even though the thread keeps allocating in other classes.
+static void test_idle_class_cache_is_drained_by_the_tick(void **state) {
+    void *idle[40];
+    for (int i = 0; i < 40; i++) idle[i] = hak_malloc(80); // one class
+    for (int i = 0; i < 40; i++) hak_free(idle[i]);        // now in the thread cache
+    hak_stats_t before, after;
+    hak_stats_get(&before);
+    // Only allocations of another class (no frees, so no overflow drains), so that slow paths
+    // run: the first tick after a purge delay notes the idle class, the next one drains it.
+    static void *other[3000];
+    for (int round = 0; round < 3; round++) {
+        sleep_ms(150); // longer than the default purge delay (100 ms)
+        for (int i = round * 1000; i < (round + 1) * 1000; i++) other[i] = hak_malloc(3000);
+    }
+    hak_stats_get(&after);
+    assert_true(after.drains > before.drains);
+    for (int i = 0; i < 3000; i++) hak_free(other[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_free_all_returns_memory_without_trim),
         cmocka_unit_test(test_thread_generations_leave_nothing_behind),
         cmocka_unit_test(test_slabs_emptied_by_remote_frees_are_reclaimed),
+        cmocka_unit_test(test_idle_class_cache_is_drained_by_the_tick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
