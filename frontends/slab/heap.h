@@ -45,6 +45,7 @@ typedef struct hak_heap {
     struct hak_heap *next_free;
     // Periodic tick (owner only): when it last ran, and each class's allocation count then.
     uint64_t tick_ms;
+    uint32_t tick_skip; // slow paths since the clock was last read
     uint64_t tick_allocs[HAK_NCLASSES];
     bool live;
 } hak_heap_t;
