@@ -9,6 +9,13 @@
 
 #define LOAD(x) atomic_load_explicit(&(x), memory_order_relaxed)
 
+static const char *const range_names[] = {"tiny", "mid", "large"}; // frontends and segment kinds
+
+// Bytes of freed huge mappings still mapped (in the page_arena), given the bytes unmapped so far.
+static uint64_t huge_cached_bytes(uint64_t unmapped) {
+    return LOAD(os_direct_stats.bytes_mapped) - unmapped - LOAD(os_direct_stats.bytes_live);
+}
+
 HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
     heap_stats_t hs;
     heap_stats_sum(&hs);
@@ -37,23 +44,22 @@ HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
     out->segments_purged = LOAD(segment_stats.purged);
     out->huge_live_bytes = LOAD(os_direct_stats.bytes_live);
     out->bytes_unmapped = os_direct_bytes_unmapped();
-    out->huge_cached_bytes = LOAD(os_direct_stats.bytes_mapped) - out->bytes_unmapped - out->huge_live_bytes;
+    out->huge_cached_bytes = huge_cached_bytes(out->bytes_unmapped);
     out->bytes_purged = LOAD(segment_stats.bytes_purged);
     out->purger_ticks = purger_tick_count();
     out->bytes_mapped = LOAD(segment_stats.bytes_mapped) + LOAD(os_direct_stats.bytes_mapped) -
-                        os_direct_bytes_unmapped();
+                        out->bytes_unmapped;
 }
 
 HAK_EXPORT void hak_stats_print(void) {
     heap_stats_t hs;
     heap_stats_sum(&hs);
-    static const char *names[] = {"tiny", "mid", "large"};
     for (unsigned f = 0; f < FRONTEND_HUGE; f++)
         hak_log("%s allocs=%" PRIu64 " frees=%" PRIu64 " remote_frees=%" PRIu64 " refills=%" PRIu64
                 " drains=%" PRIu64,
-                names[f], hs.allocs[f], hs.frees[f], hs.remote_frees[f], hs.refills[f], hs.drains[f]);
+                range_names[f], hs.allocs[f], hs.frees[f], hs.remote_frees[f], hs.refills[f], hs.drains[f]);
     uint64_t live = LOAD(os_direct_stats.bytes_live);
-    uint64_t cached = LOAD(os_direct_stats.bytes_mapped) - os_direct_bytes_unmapped() - live;
+    uint64_t cached = huge_cached_bytes(os_direct_bytes_unmapped());
     hak_log("huge allocs=%" PRIu64 " frees=%" PRIu64 " live_bytes=%" PRIu64 " cache_hits=%" PRIu64
             " cached_bytes=%" PRIu64 " grows=%" PRIu64,
             LOAD(os_direct_stats.allocs), LOAD(os_direct_stats.frees), live,
@@ -63,13 +69,12 @@ HAK_EXPORT void hak_stats_print(void) {
             hs.refilled_blocks, hs.drained_blocks, hs.heaps, hs.heaps_live);
     hak_log("remote_queue pushes=%" PRIu64 " collected=%" PRIu64, hs.remote_pushes,
             hs.remote_collected);
-    static const char *kinds[] = {"tiny", "mid", "large"};
     for (unsigned k = 0; k < SEG_KINDS; k++) {
         const shared_pool_stats_t *ps = &hak_pools[k].stats;
         hak_log("shared_pool[%s] slabs_claimed=%" PRIu64 " slabs_released=%" PRIu64
                 " segments_added=%" PRIu64 " segments_seized=%" PRIu64 " slabs_abandoned=%" PRIu64
                 " slabs_adopted=%" PRIu64,
-                kinds[k], LOAD(ps->slots_claimed), LOAD(ps->slots_released), LOAD(ps->segments_added),
+                range_names[k], LOAD(ps->slots_claimed), LOAD(ps->slots_released), LOAD(ps->segments_added),
                 LOAD(ps->segments_seized), LOAD(ps->slabs_abandoned), LOAD(ps->slabs_adopted));
     }
 #if HAK_PAGE_ARENA
