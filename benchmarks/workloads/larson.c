@@ -18,11 +18,6 @@
 
 #include "workload_common.h"
 
-typedef struct {
-    uint32_t slot;
-    uint32_t size;
-} step_t;
-
 static unsigned g_threads;
 static uint64_t g_rounds, g_steps, g_blocks, g_min, g_max, g_seed;
 static void ***g_arrays; /* g_arrays[a][slot] */
@@ -54,14 +49,7 @@ static void *worker(void *arg) {
     for (uint64_t r = 0; r < g_rounds; r++) {
         void **arr = g_arrays[(w->id + r) % g_threads];
         for (uint64_t i = 0; i < g_steps; i++, k++) {
-            step_t st = w->tab[k & w->mask];
-            void *old = arr[st.slot];
-            check += wl_peek(old);
-            free(old);
-            void *p = malloc(st.size);
-            if (!p) wl_die("malloc(%u) failed", st.size);
-            wl_touch(p, st.size, k);
-            arr[st.slot] = p;
+            check += wl_churn_step(arr, w->tab[k & w->mask], k);
         }
         spin_barrier_wait(&g_round);
     }

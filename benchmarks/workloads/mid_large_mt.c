@@ -14,11 +14,6 @@
 
 #include "workload_common.h"
 
-typedef struct {
-    uint32_t slot;
-    uint32_t size;
-} step_t;
-
 static uint64_t g_iters, g_ws, g_min = 8192, g_max = 32768, g_seed;
 static spin_barrier_t g_start;
 
@@ -54,19 +49,7 @@ static void *worker(void *arg) {
     uint64_t check = 0;
     const size_t mask = tab_len - 1;
     for (uint64_t i = 0; i < g_iters; i++) {
-        step_t st = tab[i & mask];
-        void *old = slots[st.slot];
-        if (old) {
-            check += wl_peek(old);
-            free(old);
-        }
-        void *p = NULL;
-        if (st.size) {
-            p = malloc(st.size);
-            if (!p) wl_die("malloc(%u) failed", st.size);
-            wl_touch(p, st.size, i);
-        }
-        slots[st.slot] = p;
+        check += wl_churn_step(slots, tab[i & mask], i);
     }
     /* The timed part ends when the last thread finishes its loop; freeing the rest is included
      * but is small next to the loop (ws blocks against iterations steps). */

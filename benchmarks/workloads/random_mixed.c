@@ -14,11 +14,6 @@
  */
 #include "workload_common.h"
 
-typedef struct {
-    uint32_t slot;
-    uint32_t size; /* 0: leave the slot empty */
-} step_t;
-
 int main(int argc, char **argv) {
     if (argc != 6) {
         fprintf(stderr, "usage: %s <iterations> <working-set> <min-size> <max-size> <seed>\n",
@@ -63,19 +58,7 @@ int main(int argc, char **argv) {
     const size_t mask = tab_len - 1;
     double t0 = wl_now();
     for (uint64_t i = 0; i < iters; i++) {
-        step_t st = tab[i & mask];
-        void *old = slots[st.slot];
-        if (old) {
-            check += wl_peek(old);
-            free(old);
-        }
-        void *p = NULL;
-        if (st.size) {
-            p = malloc(st.size);
-            if (!p) wl_die("malloc(%u) failed", st.size);
-            wl_touch(p, st.size, i);
-        }
-        slots[st.slot] = p;
+        check += wl_churn_step(slots, tab[i & mask], i);
     }
     double secs = wl_now() - t0;
 

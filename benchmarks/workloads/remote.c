@@ -130,10 +130,7 @@ static void *consumer(void *arg) {
 /* ---- ring ---------------------------------------------------------------------------------------
  */
 
-typedef struct {
-    uint32_t slot;
-    uint32_t size; /* high bit set: hand the old block to the next thread */
-} step_t;
+/* step_t (workload_common.h) with REMOTE_BIT set in size: hand the old block to the next thread. */
 #define REMOTE_BIT 0x80000000u
 
 static uint64_t drain(spsc_t *q, unsigned max) {

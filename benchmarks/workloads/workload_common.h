@@ -143,6 +143,30 @@ static inline uint64_t wl_peek(const void *p) {
     return *(const unsigned char *)p;
 }
 
+/* One step of a table-driven churn: free what the slot holds, then put a fresh block of `size`
+ * bytes there (none when size is 0). The tables are drawn before the timed loop. */
+typedef struct {
+    uint32_t slot;
+    uint32_t size; /* 0: leave the slot empty */
+} step_t;
+
+static inline uint64_t wl_churn_step(void **slots, step_t st, uint64_t tag) {
+    uint64_t check = 0;
+    void *old = slots[st.slot];
+    if (old) {
+        check = wl_peek(old);
+        free(old);
+    }
+    void *p = NULL;
+    if (st.size) {
+        p = malloc(st.size);
+        if (!p) wl_die("malloc(%u) failed", st.size);
+        wl_touch(p, st.size, tag);
+    }
+    slots[st.slot] = p;
+    return check;
+}
+
 /* ---- barrier ------------------------------------------------------------------------------------
  */
 
