@@ -13,7 +13,9 @@ static int claim_in(shared_pool_t *p, sp_segment_t *s) {
         if (atomic_compare_exchange_weak_explicit(&s->free_mask, &m, m & ~(1u << slot),
                                                   memory_order_acquire, memory_order_relaxed)) {
             atomic_fetch_sub_explicit(&p->free_slots, 1, memory_order_relaxed);
-            atomic_store_explicit(&p->hint, s, memory_order_relaxed);
+            // release: this thread saw s published (acquire on the list); a claimer that starts
+            // from the hint must see s initialised too, so the hint carries that order on.
+            atomic_store_explicit(&p->hint, s, memory_order_release);
             SP_COUNT(p, slots_claimed);
             return slot;
         }
