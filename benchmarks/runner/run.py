@@ -584,6 +584,47 @@ def write_csvs(outdir, records, med_rows):
 # main
 # ---------------------------------------------------------------------------------------------------
 
+def choose_allocators(a, manifest, build_dir, missing_peer=None):
+    """The allocators named by --allocators, --hakmem and --variant. A peer that is not installed is
+    fatal, or reported through missing_peer(message) and skipped when that is given."""
+    names = [n.strip() for n in (a.allocators.split(",") if a.allocators else DEFAULT_ALLOCATORS) if n.strip()]
+    allocs = []
+    for n in names:
+        if n == "hakmem":
+            lib = a.hakmem or (manifest or {}).get("hakmem_shared")
+            if not lib or not os.path.exists(lib):
+                die(f"libhakmem.so not found ({lib or 'no manifest in ' + build_dir}); build the release preset "
+                    "or pass --hakmem PATH")
+            if manifest and not a.hakmem and str(manifest.get("override", "ON")).upper() in ("OFF", "0", "FALSE"):
+                die(f"{build_dir} was configured with HAKMEM_OVERRIDE=OFF: its libhakmem.so does not replace malloc")
+            allocs.append(Allocator("hakmem", os.path.realpath(lib), "hakmem"))
+        elif n == "glibc":
+            allocs.append(Allocator("glibc", None, "glibc"))
+        elif n in PEERS:
+            lib = find_peer(n)
+            if not lib:
+                msg = f"{n} not found (Debian package {PEERS[n][0]}); run scripts/setup.sh bench"
+                if missing_peer is None:
+                    die(msg)
+                missing_peer(msg)
+                continue
+            allocs.append(Allocator(n, lib, "peer"))
+        else:
+            die(f"unknown allocator '{n}' (known: {', '.join(DEFAULT_ALLOCATORS)}; add others with --variant)")
+    for v in a.variant:
+        if "=" not in v:
+            die(f"--variant wants NAME=PATH, got '{v}'")
+        vn, vp = v.split("=", 1)
+        if not vn or any(x.name == vn for x in allocs) or vn in DEFAULT_ALLOCATORS:
+            die(f"--variant name '{vn}' is empty or already used")
+        if not os.path.exists(vp):
+            die(f"--variant {vn}: {vp} does not exist")
+        allocs.append(Allocator(vn, os.path.realpath(vp), "hakmem"))
+    if not allocs:
+        die("no allocators")
+    return allocs
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -633,38 +674,7 @@ def main():
                 "cmake --preset release && cmake --build --preset release")
         exes[c["prog"]] = exe
 
-    # Allocators
-    names = [n.strip() for n in (a.allocators.split(",") if a.allocators else DEFAULT_ALLOCATORS) if n.strip()]
-    allocs = []
-    for n in names:
-        if n == "hakmem":
-            lib = a.hakmem or (manifest or {}).get("hakmem_shared")
-            if not lib or not os.path.exists(lib):
-                die(f"libhakmem.so not found ({lib or 'no manifest in ' + build_dir}); build the release preset "
-                    "or pass --hakmem PATH")
-            if manifest and not a.hakmem and str(manifest.get("override", "ON")).upper() in ("OFF", "0", "FALSE"):
-                die(f"{build_dir} was configured with HAKMEM_OVERRIDE=OFF: its libhakmem.so does not replace malloc")
-            allocs.append(Allocator("hakmem", os.path.realpath(lib), "hakmem"))
-        elif n == "glibc":
-            allocs.append(Allocator("glibc", None, "glibc"))
-        elif n in PEERS:
-            lib = find_peer(n)
-            if not lib:
-                die(f"{n} not found (Debian package {PEERS[n][0]}); run scripts/setup.sh bench")
-            allocs.append(Allocator(n, lib, "peer"))
-        else:
-            die(f"unknown allocator '{n}' (known: {', '.join(DEFAULT_ALLOCATORS)}; add others with --variant)")
-    for v in a.variant:
-        if "=" not in v:
-            die(f"--variant wants NAME=PATH, got '{v}'")
-        vn, vp = v.split("=", 1)
-        if not vn or any(x.name == vn for x in allocs) or vn in DEFAULT_ALLOCATORS:
-            die(f"--variant name '{vn}' is empty or already used")
-        if not os.path.exists(vp):
-            die(f"--variant {vn}: {vp} does not exist")
-        allocs.append(Allocator(vn, os.path.realpath(vp), "hakmem"))
-    if not allocs:
-        die("no allocators")
+    allocs = choose_allocators(a, manifest, build_dir)
 
     libc = native_libc_path()
     os.makedirs(outdir, exist_ok=True)
