@@ -36,7 +36,7 @@ int hak_malloc_trim(size_t pad);
 typedef struct {
     uint64_t allocs[4];        // by frontend: [0] tiny (<=1 KiB) [1] mid (<=32 KiB) [2] large [3] huge
     uint64_t frees[4];         // frees of blocks of that frontend, by any thread
-    uint64_t remote_frees;     // frees of a block owned by another thread
+    uint64_t remote_frees;     // blocks handed back to a slab another thread owns (remote queue)
     uint64_t refills;          // thread-cache refills from slabs
     uint64_t drains;           // thread-cache drains back to slabs
     uint64_t slabs_claimed;    // slab slots claimed from the shared pool

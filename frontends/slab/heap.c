@@ -312,13 +312,67 @@ static hak_heap_t *heap_create(void) {
     return h;
 }
 
+// Blocks of other heaps' slabs on their way back, gathered into one chain per slab so that each
+// slab's remote queue takes one CAS per drain, not one per block.
+#define REMOTE_RUNS 8
+typedef struct {
+    struct {
+        hak_slab_t *slab;
+        void *first, *last;
+    } run[REMOTE_RUNS];
+    unsigned n;
+} remote_batch_t;
+
+// Push a chain into its slab's remote queue and tell the owner when the queue was empty.
+static void remote_push(hak_slab_t *s, unsigned cls, void *first, void *last) {
+    // Read before the push: once the blocks are in the queue the owner may collect them, empty
+    // the slab and hand it to another class. A stale owner only gets a spurious hint (heaps are
+    // never unmapped).
+    hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
+    if (remote_queue_push_chain(&s->remote, first, last) && owner != NULL)
+        // release: the owner's acquire exchange of the hint then sees the pushed blocks.
+        atomic_store_explicit(&owner->remote_hint[cls], 1, memory_order_release);
+}
+
+static void remote_batch_flush(remote_batch_t *rb, unsigned cls) {
+    for (unsigned i = 0; i < rb->n; i++)
+        remote_push(rb->run[i].slab, cls, rb->run[i].first, rb->run[i].last);
+    rb->n = 0;
+}
+
+static void remote_batch_add(remote_batch_t *rb, unsigned cls, hak_slab_t *s, void *b) {
+    for (unsigned i = 0; i < rb->n; i++) {
+        if (rb->run[i].slab == s) {
+            *(void **)b = rb->run[i].first;
+            rb->run[i].first = b;
+            return;
+        }
+    }
+    if (rb->n == REMOTE_RUNS) remote_batch_flush(rb, cls);
+    rb->run[rb->n].slab = s;
+    rb->run[rb->n].first = rb->run[rb->n].last = b;
+    rb->n++;
+}
+
 // Return up to n blocks of a class's cache to their slabs.
 static void heap_drain_n(hak_heap_t *h, unsigned cls, uint32_t n) {
     tc_t *cache = &h->cache[cls].tc;
-    uint32_t done = 0;
-    for (void *b; done < n && (b = tc_pop(cache)) != NULL; done++)
-        slab_free_local(h, segment_slab_of((hak_segment_t *)segment_header_of(b), b), b);
+    remote_batch_t rb;
+    rb.n = 0;
+    uint32_t done = 0, remote = 0;
+    for (void *b; done < n && (b = tc_pop(cache)) != NULL; done++) {
+        hak_slab_t *s = segment_slab_of((hak_segment_t *)segment_header_of(b), b);
+        // relaxed: only this thread makes a slab's owner h, so "== h" cannot be stale.
+        if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h) {
+            slab_free_local(h, s, b);
+        } else {
+            remote_batch_add(&rb, cls, s, b);
+            remote++;
+        }
+    }
+    remote_batch_flush(&rb, cls);
     h->stats[cls].drained_blocks += done;
+    h->stats[cls].remote_frees += remote;
 }
 
 // Release the heap's empty slabs; the others are abandoned (abandon) or kept.
@@ -407,23 +461,18 @@ HAK_NOINLINE void heap_drain(hak_heap_t *h, unsigned cls) {
     heap_drain_n(h, cls, size_class_batch(cls));
 }
 
+// An invalid pointer, or a free by a thread without a heap: straight to the slab's remote queue.
 HAK_NOINLINE void heap_free_slow(hak_slab_t *s, void *p) {
     if (!slab_is_block(s, p)) hak_fatal("free(): invalid pointer %p", p);
-    // Read before the push: once the block is in the queue the owner may collect it, empty the
-    // slab and hand it to another class.
-    hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
     unsigned cls = s->cls;
-    hak_heap_t *me = hak_tls_heap;
-    if (remote_queue_push(&s->remote, p) && owner != NULL)
-        // release: the owner's acquire exchange of the hint then sees the pushed block.
-        atomic_store_explicit(&owner->remote_hint[cls], 1, memory_order_release);
-    if (me != &hak_heap_empty) me->stats[cls].remote_frees++;
-    else atomic_fetch_add_explicit(&heapless_remote_frees[cls], 1, memory_order_relaxed);
+    remote_push(s, cls, p, p);
+    atomic_fetch_add_explicit(&heapless_remote_frees[cls], 1, memory_order_relaxed);
 }
 
 #ifdef HAK_DEBUG_CHECKS
 void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p) {
     if (tc_contains(&h->cache[s->cls].tc, p)) hak_fatal("free(): double free %p", p);
+    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h) return; // not ours to walk
     for (void *b = s->free; b != NULL; b = *(void **)b)
         if (b == p) hak_fatal("free(): double free %p", p);
 }
@@ -531,17 +580,17 @@ void heap_stats_sum(heap_stats_t *out) {
         }
     }
     hak_unlock(&heaps_lock);
-    for (unsigned c = 0; c < HAK_NCLASSES; c++)
-        out->remote_frees[size_class_frontend(c)] +=
-            atomic_load_explicit(&heapless_remote_frees[c], memory_order_relaxed);
+    // Frees by threads without a heap went to remote queues without passing through a cache.
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        uint64_t heapless = atomic_load_explicit(&heapless_remote_frees[c], memory_order_relaxed);
+        out->remote_frees[size_class_frontend(c)] += heapless;
+        out->frees[size_class_frontend(c)] += heapless;
+    }
 #if HAK_LRU
     out->lru_inserted = atomic_load_explicit(&segment_lru.stats.inserted, memory_order_relaxed);
     out->lru_hits = atomic_load_explicit(&segment_lru.stats.hits, memory_order_relaxed);
     out->lru_evicted = atomic_load_explicit(&segment_lru.stats.evicted, memory_order_relaxed);
     out->lru_expired = atomic_load_explicit(&segment_lru.stats.expired, memory_order_relaxed);
 #endif
-    for (unsigned f = 0; f < FRONTENDS; f++) {
-        out->frees[f] += out->remote_frees[f];
-        out->remote_pushes += out->remote_frees[f];
-    }
+    for (unsigned f = 0; f < FRONTENDS; f++) out->remote_pushes += out->remote_frees[f];
 }

@@ -9,10 +9,13 @@
 //   bin     per class, the slabs this heap owns: `cur` (refills come from it), `partial` (have
 //           free or uncarved blocks), `full` (nothing left but blocks other threads may free)
 //
-// A block freed by its owner thread goes to the cache; freed by any other thread it goes to its
-// slab's remote_queue, and the owner collects it when it refills. A slab's `used` counts carved
-// blocks not on its local free list, so a slab whose blocks are all back (from the cache, from
-// remote frees) is seen empty and goes back to the shared pool.
+// A freed block goes to the freeing thread's cache, whichever heap owns its slab: a free costs no
+// atomic, and a thread that frees blocks another thread allocated (a server handing requests
+// between threads) reuses them at once. When a cache overflows (or is drained on a tick, at thread
+// exit, at malloc_trim) its blocks go back to their slabs: to the heap's own slabs directly, to
+// other heaps' slabs through the slab's remote_queue, one push per run of blocks of one slab; the
+// owner collects them when it refills. A slab's `used` counts carved blocks not on its local free
+// list, so a slab whose blocks are all back is seen empty and goes back to the shared pool.
 #ifndef HAK_HEAP_H
 #define HAK_HEAP_H
 
@@ -73,14 +76,12 @@ HAK_INLINE void *heap_alloc(unsigned cls) {
     return heap_alloc_slow(cls);
 }
 
-// Free a block of a slab segment (the segmap said so).
+// Free a block of a slab segment (the segmap said so). A thread that never allocated has no
+// cache (the shared empty heap's must not be written): its frees take the slow path.
 HAK_INLINE void heap_free(hak_segment_t *seg, void *p) {
     hak_slab_t *s = segment_slab_of(seg, p);
     hak_heap_t *h = hak_tls_heap;
-    // relaxed: when the owner is this thread, this thread wrote it; any other value sends the
-    // block down the slow path, which does not trust it either.
-    if (HAK_LIKELY(atomic_load_explicit(&s->owner, memory_order_relaxed) == h &&
-                   slab_is_block(s, p))) {
+    if (HAK_LIKELY(slab_is_block(s, p) && h != &hak_heap_empty)) {
 #ifdef HAK_DEBUG_CHECKS
         heap_check_double_free(h, s, p);
 #endif

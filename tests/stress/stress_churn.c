@@ -265,11 +265,11 @@ static void run_churn(long iters, uint64_t seed_base) {
             fail_msg("frontend %d: %llu more allocs than frees", f, (unsigned long long)(da - df));
     }
     assert_true(allocs[0] > 0 && allocs[1] > 0 && allocs[2] > 0 && allocs[3] > 0);
-    if (after.remote_frees - before.remote_frees < cross)
-        fail_msg(
-            "stats count %llu remote frees, the test freed %llu blocks of other (live) threads",
-            (unsigned long long)(after.remote_frees - before.remote_frees),
-            (unsigned long long)cross);
+    // Blocks freed by another thread sit in that thread's cache (where it may reuse them) until
+    // a drain sends them back to their slabs' remote queues: some must have gone that way.
+    if (cross > 0 && after.remote_frees == before.remote_frees)
+        fail_msg("the test freed %llu blocks of other (live) threads; none went back remotely",
+                 (unsigned long long)cross);
     assert_int_equal(after.huge_live_bytes, before.huge_live_bytes);
 }
 
