@@ -35,7 +35,7 @@ enum { SEGMAP_NONE = 0, SEGMAP_SLABS = 1, SEGMAP_HUGE = 2 };
 typedef enum { SEG_KIND_TINY, SEG_KIND_MID, SEG_KIND_LARGE, SEG_KINDS } seg_kind_t;
 
 // Owner lists a slab can be on (owner thread only).
-enum { SLAB_FREE_SLOT, SLAB_CURRENT, SLAB_PARTIAL, SLAB_FULL, SLAB_ABANDONED };
+enum { SLAB_FREE_SLOT, SLAB_CURRENT, SLAB_PARTIAL, SLAB_FULL, SLAB_SPARE, SLAB_ABANDONED };
 
 typedef struct hak_slab {
     // First cache line: read and written by the owner thread on every refill and free.

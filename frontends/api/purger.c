@@ -24,6 +24,7 @@ static void *purger_main(void *arg) {
     struct timespec ts = {interval_ms / 1000, (interval_ms % 1000) * 1000000};
     for (;;) {
         nanosleep(&ts, NULL);
+        heap_release_idle_spares(false);
         heap_expire_segments(false);
         heap_purge_dirty_slots(false);
         os_direct_tick();

@@ -198,6 +198,37 @@ bool heap_purge_dirty_slots(bool all) {
     return purged;
 }
 
+// An empty slab, off its list: kept as its class's spare if there is none (and its slab is small),
+// else back to the shared pool. Owner only.
+static void slab_retire(heap_bin_t *bin, hak_slab_t *s) {
+    // relaxed: only the owner stores a slab there; a NULL read stays NULL until this store.
+    if (atomic_load_explicit(&bin->spare, memory_order_relaxed) == NULL &&
+        slab_segment(s)->kind != SEG_KIND_LARGE) {
+        s->list = SLAB_SPARE;
+        s->prev = s->next = NULL;
+        atomic_store_explicit(&bin->spare_since_ms, hak_clock_ms(), memory_order_relaxed);
+        // release: the purger that takes the spare sees the slab's fields as the owner left them.
+        atomic_store_explicit(&bin->spare, s, memory_order_release);
+    } else {
+        slab_release(s);
+    }
+}
+
+// Take a class's spare slab (owner or purger), or NULL.
+static hak_slab_t *bin_take_spare(heap_bin_t *bin) {
+    if (atomic_load_explicit(&bin->spare, memory_order_relaxed) == NULL) return NULL;
+    // acquire: pairs with the owner's release store in slab_retire.
+    return atomic_exchange_explicit(&bin->spare, NULL, memory_order_acquire);
+}
+
+// Release a class's spare slab (an idle class, trim). Returns true if there was one.
+static bool heap_release_spare(heap_bin_t *bin) {
+    hak_slab_t *s = bin_take_spare(bin);
+    if (s == NULL) return false;
+    slab_release(s);
+    return true;
+}
+
 // Return a block of one of h's slabs to that slab.
 static void slab_free_local(hak_heap_t *h, hak_slab_t *s, void *b) {
     *(void **)b = s->free;
@@ -210,7 +241,7 @@ static void slab_free_local(hak_heap_t *h, hak_slab_t *s, void *b) {
     }
     if (s->used == 0 && s->list != SLAB_CURRENT) {
         list_remove(bin, s);
-        slab_release(s);
+        slab_retire(bin, s);
     }
 }
 
@@ -253,7 +284,7 @@ static void heap_collect_full(hak_heap_t *h, unsigned cls) {
         if (remote_queue_is_empty(&s->remote)) continue;
         heap_collect_remote(h, s);
         list_remove(bin, s);
-        if (s->used == 0) slab_release(s);
+        if (s->used == 0) slab_retire(bin, s);
         else list_push(bin, s, SLAB_PARTIAL);
     }
 }
@@ -279,9 +310,9 @@ static void *heap_refill(hak_heap_t *h, unsigned cls) {
         if (atomic_load_explicit(&h->remote_hint[cls], memory_order_relaxed) &&
             atomic_exchange_explicit(&h->remote_hint[cls], 0, memory_order_acquire))
             heap_collect_full(h, cls);
-        s = bin->partial;
-        if (s != NULL) list_remove(bin, s);
-        else if ((s = heap_claim_slab(h, cls)) == NULL) return NULL;
+        if ((s = bin->partial) != NULL) list_remove(bin, s);
+        else if ((s = bin_take_spare(bin)) == NULL && (s = heap_claim_slab(h, cls)) == NULL)
+            return NULL;
         s->list = SLAB_CURRENT;
         bin->cur = s;
     }
@@ -381,6 +412,7 @@ static bool heap_release_slabs(hak_heap_t *h, bool abandon) {
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         heap_drain_n(h, cls, UINT32_MAX);
         heap_bin_t *bin = &h->bins[cls];
+        if (heap_release_spare(bin)) released = true;
         hak_slab_t *lists[3] = {bin->cur, bin->partial, bin->full};
         for (int i = 0; i < 3; i++) {
             hak_slab_t *next;
@@ -402,6 +434,25 @@ static bool heap_release_slabs(hak_heap_t *h, bool abandon) {
             }
         }
     }
+    return released;
+}
+
+bool heap_release_idle_spares(bool all) {
+    if (hak_options.purge_delay_ms < 0 && !all) return false;
+    uint64_t now = hak_clock_ms();
+    bool released = false;
+    hak_lock(&heaps_lock); // heaps are never freed; the lock keeps the list walk simple
+    for (hak_heap_t *h = all_heaps; h != NULL; h = h->next_all) {
+        for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+            heap_bin_t *bin = &h->bins[c];
+            if (atomic_load_explicit(&bin->spare, memory_order_relaxed) == NULL) continue;
+            if (!all && now - atomic_load_explicit(&bin->spare_since_ms, memory_order_relaxed) <
+                            (uint64_t)hak_options.purge_delay_ms)
+                continue;
+            if (heap_release_spare(bin)) released = true;
+        }
+    }
+    hak_unlock(&heaps_lock);
     return released;
 }
 
@@ -430,9 +481,12 @@ static void heap_tick(hak_heap_t *h) {
     h->tick_ms = now;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         uint64_t allocs = h->cache[c].allocs;
-        if (allocs == h->tick_allocs[c] && tc_count(&h->cache[c].tc) > 0) {
-            h->stats[c].drains++;
-            heap_drain_n(h, c, UINT32_MAX);
+        if (allocs == h->tick_allocs[c]) {
+            if (tc_count(&h->cache[c].tc) > 0) {
+                h->stats[c].drains++;
+                heap_drain_n(h, c, UINT32_MAX);
+            }
+            heap_release_spare(&h->bins[c]);
         }
         h->tick_allocs[c] = allocs;
     }
@@ -502,6 +556,7 @@ bool heap_trim(void) {
             shared_pool_abandon(pool, cls, keep);
         }
     }
+    if (heap_release_idle_spares(true)) released = true;
     if (heap_expire_segments(true)) released = true;
     if (heap_purge_dirty_slots(true)) released = true;
     return released;

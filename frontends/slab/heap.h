@@ -7,7 +7,8 @@
 //   cache   per class, the thread cache box the preset chose (thread_cache.h) holding free blocks
 //           of slabs this heap owns (bounded, drained on overflow, on thread exit, on malloc_trim)
 //   bin     per class, the slabs this heap owns: `cur` (refills come from it), `partial` (have
-//           free or uncarved blocks), `full` (nothing left but blocks other threads may free)
+//           free or uncarved blocks), `full` (nothing left but blocks other threads may free),
+//           `spare` (one empty slab kept back from the shared pool, tiny and mid classes only)
 //
 // A freed block goes to the freeing thread's cache, whichever heap owns its slab: a free costs no
 // atomic, and a thread that frees blocks another thread allocated (a server handing requests
@@ -31,6 +32,12 @@ typedef struct {
 
 typedef struct {
     hak_slab_t *cur, *partial, *full;
+    // A class whose live blocks swing up and down would otherwise release a slab to the shared
+    // pool and claim one back (formatting it, faulting its pages in again once purged) on every
+    // swing. Only the owner sets it; the owner and the purger take it with an exchange, so a
+    // spare left for HAKMEM_PURGE_DELAY_MS by a thread gone idle goes back to the pool.
+    _Atomic(hak_slab_t *) spare;
+    _Atomic uint64_t spare_since_ms; // when it became the spare (a hint for the purger)
 } heap_bin_t;
 
 typedef struct {
@@ -97,6 +104,10 @@ bool heap_expire_segments(bool all);
 
 // Purge free slabs of partly used segments, once dirty for HAKMEM_PURGE_DELAY_MS (all: now).
 bool heap_purge_dirty_slots(bool all);
+
+// Release the spare slabs of every heap that have been spare for HAKMEM_PURGE_DELAY_MS (all: now).
+// Any thread may call it.
+bool heap_release_idle_spares(bool all);
 
 // Give everything free back: the calling thread's caches, empty slabs (its own and abandoned
 // ones) and empty segments. Returns true if a slab or segment was released.
