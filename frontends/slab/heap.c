@@ -289,10 +289,19 @@ static void heap_collect_full(hak_heap_t *h, unsigned cls) {
     }
 }
 
+#define REFILL_FIRST_BATCH 4
+
+static uint32_t heap_next_refill_batch(heap_cache_t *c, unsigned cls) {
+    uint32_t max = size_class_batch(cls), want = c->refill_batch ? c->refill_batch : REFILL_FIRST_BATCH;
+    if (want >= max) return max;
+    c->refill_batch = 2 * want;
+    return want;
+}
+
 static void *heap_refill(hak_heap_t *h, unsigned cls) {
     heap_bin_t *bin = &h->bins[cls];
     tc_t *cache = &h->cache[cls].tc;
-    uint32_t want = size_class_batch(cls);
+    uint32_t want = heap_next_refill_batch(&h->cache[cls], cls);
     for (;;) {
         hak_slab_t *s = bin->cur;
         if (s != NULL) {
@@ -411,6 +420,7 @@ static bool heap_release_slabs(hak_heap_t *h, bool abandon) {
     bool released = false;
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         heap_drain_n(h, cls, UINT32_MAX);
+        if (abandon) h->cache[cls].refill_batch = 0; // the heap's next thread starts small again
         heap_bin_t *bin = &h->bins[cls];
         if (heap_release_spare(bin)) released = true;
         hak_slab_t *lists[3] = {bin->cur, bin->partial, bin->full};

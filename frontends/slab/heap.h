@@ -28,6 +28,10 @@
 typedef struct {
     tc_t tc;
     uint64_t allocs; // blocks handed out from this cache (the owner's only fast-path counter)
+    // Blocks the next refill takes: a fresh heap starts small and doubles on each refill up to
+    // size_class_batch, so a short-lived thread does not carve (and drain at exit) full batches
+    // of classes it uses a few times. 0: not refilled yet.
+    uint32_t refill_batch;
 } heap_cache_t;
 
 typedef struct {
