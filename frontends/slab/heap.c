@@ -63,35 +63,37 @@ static void heap_collect_remote(hak_heap_t *h, hak_slab_t *s) {
     h->stats[s->cls].remote_collected += slab_collect_remote(s);
 }
 
-// Fill an empty cache with up to `want` blocks of slab s. Returns how many.
+// Add up to `want` blocks of slab s to a cache: its free blocks (with the remote frees waiting
+// for it), then uncarved ones. Returns how many; fewer than `want` means the slab has no more.
 static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, uint32_t want, tc_t *cache) {
-    uint32_t avail = (uint32_t)(s->carved - s->used);
-    if (avail == 0 && !remote_queue_is_empty(&s->remote)) {
+    uint32_t avail = (uint32_t)(s->carved - s->used), got = 0;
+    if (avail < want && !remote_queue_is_empty(&s->remote)) {
         heap_collect_remote(h, s);
         avail = (uint32_t)(s->carved - s->used);
     }
     if (avail > 0) {
         void *first = s->free, *last = first;
-        uint32_t n = avail <= want ? avail : want;
-        if (n == avail) {
+        got = avail <= want ? avail : want;
+        if (got == avail) {
             s->free = NULL;
         } else {
-            for (uint32_t i = 1; i < n; i++) last = *(void **)last;
+            for (uint32_t i = 1; i < got; i++) last = *(void **)last;
             s->free = *(void **)last;
             *(void **)last = NULL;
         }
-        tc_fill(cache, first, n);
-        s->used = (uint16_t)(s->used + n);
-        return n;
+        tc_fill(cache, first, got);
+        s->used = (uint16_t)(s->used + got);
     }
     uint32_t room = (uint32_t)(s->capacity - s->carved);
-    if (room == 0) return 0;
-    uint32_t n = room < want ? room : want;
-    tc_fill_carved(cache, s->start + (size_t)s->carved * s->block_size, s->block_size, n);
-    // atomic store: threads freeing blocks of this slab read `carved` to validate addresses.
-    __atomic_store_n(&s->carved, (uint16_t)(s->carved + n), __ATOMIC_RELAXED);
-    s->used = (uint16_t)(s->used + n);
-    return n;
+    if (got < want && room > 0) {
+        uint32_t n = room < want - got ? room : want - got;
+        tc_fill_carved(cache, s->start + (size_t)s->carved * s->block_size, s->block_size, n);
+        // atomic store: threads freeing blocks of this slab read `carved` to validate addresses.
+        __atomic_store_n(&s->carved, (uint16_t)(s->carved + n), __ATOMIC_RELAXED);
+        s->used = (uint16_t)(s->used + n);
+        got += n;
+    }
+    return got;
 }
 
 // ---- empty segments ------------------------------------------------------------------------------
@@ -301,19 +303,19 @@ static uint32_t heap_next_refill_batch(heap_cache_t *c, unsigned cls) {
 static void *heap_refill(hak_heap_t *h, unsigned cls) {
     heap_bin_t *bin = &h->bins[cls];
     tc_t *cache = &h->cache[cls].tc;
-    uint32_t want = heap_next_refill_batch(&h->cache[cls], cls);
+    uint32_t want = heap_next_refill_batch(&h->cache[cls], cls), got = 0;
+    // Gather from the current slab, then the next ones, until the batch is complete: a slab that
+    // gets its blocks back a few at a time (remote frees, drains) would otherwise make every
+    // refill a short one. A new slab is claimed only when nothing was found.
     for (;;) {
         hak_slab_t *s = bin->cur;
         if (s != NULL) {
-            uint32_t n = slab_take(h, s, want, cache);
-            if (n > 0) {
-                h->stats[cls].refills++;
-                h->stats[cls].refilled_blocks += n;
-                return tc_pop(cache);
-            }
+            got += slab_take(h, s, want - got, cache);
+            if (got == want) break;
             bin->cur = NULL;
             list_push(bin, s, SLAB_FULL);
         }
+        if (got > 0 && bin->partial == NULL) break;
         // acquire: pairs with the release store of the thread that pushed a remote free and then
         // set the hint, so the pushed block is visible to the scan.
         if (atomic_load_explicit(&h->remote_hint[cls], memory_order_relaxed) &&
@@ -325,6 +327,9 @@ static void *heap_refill(hak_heap_t *h, unsigned cls) {
         s->list = SLAB_CURRENT;
         bin->cur = s;
     }
+    h->stats[cls].refills++;
+    h->stats[cls].refilled_blocks += got;
+    return tc_pop(cache);
 }
 
 // ---- heaps and threads -------------------------------------------------------------------------

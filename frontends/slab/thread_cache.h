@@ -28,14 +28,14 @@ HAK_INLINE void *tc_pop(tc_t *c) { return unified_cache_pop(c); }
 HAK_INLINE bool tc_push(tc_t *c, void *b) { return unified_cache_push(c, b); }
 // Relaxed atomic read: statistics may read another thread's count.
 HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
-// Put a NULL-terminated chain of n blocks into an empty cache.
+// Add a NULL-terminated chain of n blocks (count + n <= cap).
 HAK_INLINE void tc_fill(tc_t *c, void *chain, uint32_t n) {
     void *last = chain;
     for (uint32_t i = 1; i < n; i++) last = *(void **)last;
     unified_cache_push_chain(c, chain, last, n);
 }
-// Put n freshly carved blocks (base, base + stride, ...) into an empty cache, base first: the
-// blocks' memory is not touched.
+// Add n freshly carved blocks (base, base + stride, ...), base first: the blocks' memory is not
+// touched.
 HAK_INLINE void tc_fill_carved(tc_t *c, char *base, size_t stride, uint32_t n) {
     unified_cache_push_range(c, base, stride, n);
 }
@@ -53,18 +53,25 @@ HAK_INLINE void *tc_pop(tc_t *c) { return tls_sll_pop(c); }
 HAK_INLINE bool tc_push(tc_t *c, void *b) { return tls_sll_push(c, b); }
 // Relaxed atomic read: statistics may read another thread's count.
 HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
-// Put a NULL-terminated chain of n blocks into an empty cache: O(1), the chain is the list.
+// Add a NULL-terminated chain of n blocks in front: O(1) into an empty cache (the chain becomes
+// the list), else the chain is walked to link its last block.
 HAK_INLINE void tc_fill(tc_t *c, void *chain, uint32_t n) {
+    if (c->head != NULL) {
+        void *last = chain;
+        for (uint32_t i = 1; i < n; i++) last = *(void **)last;
+        *(void **)last = c->head;
+    }
     c->head = chain;
-    c->count = n;
+    c->count += n;
 }
-// Put n freshly carved blocks (base, base + stride, ...) into an empty cache, base first: they are
-// linked through their first words.
+// Add n freshly carved blocks (base, base + stride, ...) in front, base first: they are linked
+// through their first words.
 HAK_INLINE void tc_fill_carved(tc_t *c, char *base, size_t stride, uint32_t n) {
     char *b = base;
     for (uint32_t i = 1; i < n; i++, b += stride) *(void **)b = b + stride;
-    *(void **)b = NULL;
-    tc_fill(c, base, n);
+    *(void **)b = c->head;
+    c->head = base;
+    c->count += n;
 }
 HAK_INLINE bool tc_contains(const tc_t *c, const void *p) {
     for (void *b = c->head; b != NULL; b = *(void **)b)
