@@ -27,6 +27,7 @@ void page_arena_init(page_arena_t *a, size_t max_hot_bytes, size_t max_warm_byte
     a->lock = (hak_lock_t)HAK_LOCK_INIT;
     a->hot = a->warm = NULL;
     a->hot_bytes = a->warm_bytes = 0;
+    a->hot_oldest_ms = a->warm_oldest_ms = UINT64_MAX;
     a->max_hot_bytes = max_hot_bytes;
     a->max_warm_bytes = max_warm_bytes;
     a->hot_decay_ms = hot_decay_ms;
@@ -44,10 +45,11 @@ void page_arena_init(page_arena_t *a, size_t max_hot_bytes, size_t max_warm_byte
 // ---- under the lock ------------------------------------------------------------------------
 
 // Push the chain first..last (newest first) in front of *head at time now_ms.
-static void push_chain(pa_span_t **head, size_t *bytes, pa_span_t *first, pa_span_t *last,
-                       size_t chain_bytes, uint64_t now_ms) {
+static void push_chain(pa_span_t **head, size_t *bytes, uint64_t *oldest_ms, pa_span_t *first,
+                       pa_span_t *last, size_t chain_bytes, uint64_t now_ms) {
     // Keep the list sorted by since_ms even when callers' clock readings arrive out of order.
     if (*head != NULL && (*head)->since_ms > now_ms) now_ms = (*head)->since_ms;
+    if (*head == NULL) *oldest_ms = now_ms;
     for (pa_span_t *s = first;; s = s->next) {
         s->since_ms = now_ms;
         if (s == last) break;
@@ -59,14 +61,17 @@ static void push_chain(pa_span_t **head, size_t *bytes, pa_span_t *first, pa_spa
 
 // Detach the tail of a list from its first span that no longer fits in `max` bytes (counting from
 // the newest) or whose age reached `decay`: the oldest spans go first. Returns it (newest first).
-static pa_span_t *cut_tail(pa_span_t **head, size_t *bytes, size_t max, uint64_t decay,
-                           uint64_t now_ms) {
+static pa_span_t *cut_tail(pa_span_t **head, size_t *bytes, uint64_t *oldest_ms, size_t max,
+                           uint64_t decay, uint64_t now_ms) {
+    if (*bytes <= max && now_ms < add_sat(*oldest_ms, decay)) return NULL; // nothing due
     size_t kept = 0;
-    pa_span_t **link = head;
+    pa_span_t **link = head, *last_kept = NULL;
     for (pa_span_t *s = *link; s != NULL; link = &s->next, s = *link) {
         if (s->bytes > max - kept || now_ms >= add_sat(s->since_ms, decay)) break;
         kept += s->bytes;
+        last_kept = s;
     }
+    *oldest_ms = last_kept != NULL ? last_kept->since_ms : UINT64_MAX;
     pa_span_t *cut = *link;
     if (cut != NULL) {
         set_link(link, NULL);
@@ -135,9 +140,9 @@ static void demote_and_release(page_arena_t *a, pa_span_t *demote, pa_span_t *re
     }
     if (first != NULL) {
         hak_lock(&a->lock);
-        push_chain(&a->warm, &a->warm_bytes, first, last, warm_add, now_ms);
-        pa_span_t *old =
-            cut_tail(&a->warm, &a->warm_bytes, a->max_warm_bytes, a->warm_decay_ms, now_ms);
+        push_chain(&a->warm, &a->warm_bytes, &a->warm_oldest_ms, first, last, warm_add, now_ms);
+        pa_span_t *old = cut_tail(&a->warm, &a->warm_bytes, &a->warm_oldest_ms,
+                                  a->max_warm_bytes, a->warm_decay_ms, now_ms);
         hak_unlock(&a->lock);
         append(&release, old);
     }
@@ -146,9 +151,10 @@ static void demote_and_release(page_arena_t *a, pa_span_t *demote, pa_span_t *re
 
 // Apply bounds and decay to both levels: under the lock, cut what must move; then move it.
 static void decay_and_unlock(page_arena_t *a, uint64_t now_ms) {
-    pa_span_t *demote = cut_tail(&a->hot, &a->hot_bytes, a->max_hot_bytes, a->hot_decay_ms, now_ms);
-    pa_span_t *release =
-        cut_tail(&a->warm, &a->warm_bytes, a->max_warm_bytes, a->warm_decay_ms, now_ms);
+    pa_span_t *demote = cut_tail(&a->hot, &a->hot_bytes, &a->hot_oldest_ms, a->max_hot_bytes,
+                                 a->hot_decay_ms, now_ms);
+    pa_span_t *release = cut_tail(&a->warm, &a->warm_bytes, &a->warm_oldest_ms,
+                                  a->max_warm_bytes, a->warm_decay_ms, now_ms);
     hak_unlock(&a->lock);
     if (demote != NULL || release != NULL) demote_and_release(a, demote, release, now_ms);
 }
@@ -204,7 +210,7 @@ void page_arena_put(page_arena_t *a, void *span, size_t bytes, uint64_t now_ms) 
     for (pa_span_t *o = a->warm; o != NULL; o = o->next)
         if (o == s) hak_fatal("page_arena: span %p put twice", span);
 #endif
-    push_chain(&a->hot, &a->hot_bytes, s, s, bytes, now_ms);
+    push_chain(&a->hot, &a->hot_bytes, &a->hot_oldest_ms, s, s, bytes, now_ms);
     decay_and_unlock(a, now_ms);
 }
 
@@ -221,6 +227,7 @@ bool page_arena_trim(page_arena_t *a) {
     append(&all, a->warm);
     set_link(&a->warm, NULL);
     a->hot_bytes = a->warm_bytes = 0;
+    a->hot_oldest_ms = a->warm_oldest_ms = UINT64_MAX;
     hak_unlock(&a->lock);
     release_chain(a, all);
     return all != NULL;

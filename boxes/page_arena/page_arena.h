@@ -41,6 +41,9 @@ typedef struct {
     hak_lock_t lock;
     pa_span_t *hot, *warm;        // newest first; heads also read without the lock (tick)
     size_t hot_bytes, warm_bytes; // under lock
+    // Under lock: no span of the list is older than this (a lower bound: taking a span can only
+    // make the list younger), so a put that exceeds no bound and finds nothing due walks nothing.
+    uint64_t hot_oldest_ms, warm_oldest_ms;
     size_t max_hot_bytes, max_warm_bytes;
     uint64_t hot_decay_ms, warm_decay_ms;
     struct {
