@@ -53,6 +53,11 @@ typedef struct {
     uint64_t bytes_purged;     // segment bytes whose pages were given back (MADV_DONTNEED), in total
     uint64_t bytes_unmapped;   // huge mapping bytes unmapped, in total
     uint64_t purger_ticks;     // rounds of the background purger thread (0: it is not running)
+    uint64_t thread_cache_bytes; // free blocks held in threads' caches
+    uint64_t spare_slab_bytes;   // empty slabs heaps keep back for reuse (one per class at most)
+    // Upper bound of resident memory: slab segments (headers, claimed slabs, free slots not yet
+    // purged), live huge blocks and cached huge mappings whose pages are kept (hot).
+    uint64_t committed_bytes;
 } hak_stats_t;
 
 void hak_stats_get(hak_stats_t *out);

@@ -242,3 +242,10 @@ void page_arena_unlock(page_arena_t *a) {
 void page_arena_reset_lock(page_arena_t *a) {
     hak_lock_reset(&a->lock);
 }
+
+size_t page_arena_hot_bytes(page_arena_t *a) {
+    hak_lock(&a->lock);
+    size_t bytes = a->hot_bytes;
+    hak_unlock(&a->lock);
+    return bytes;
+}

@@ -72,6 +72,8 @@ void page_arena_tick(page_arena_t *a, uint64_t now_ms);
 // Unmap every cached span. Returns true if there was one. (A span in flight to the warm list in
 // another thread's put is not seen; it lands there afterwards.)
 bool page_arena_trim(page_arena_t *a);
+// Bytes of the spans cached hot (their pages resident), read under the lock.
+size_t page_arena_hot_bytes(page_arena_t *a);
 
 // Fork support: hold the arena's lock across fork, and make it free again in the child.
 void page_arena_lock(page_arena_t *a);

@@ -16,6 +16,23 @@ static uint64_t huge_cached_bytes(uint64_t unmapped) {
     return LOAD(os_direct_stats.bytes_mapped) - unmapped - LOAD(os_direct_stats.bytes_live);
 }
 
+// The byte counters of *out, from the heaps' sum and the segment and huge counters.
+static void memory_bytes(const heap_stats_t *hs, hak_stats_t *out) {
+    out->huge_live_bytes = LOAD(os_direct_stats.bytes_live);
+    out->bytes_unmapped = os_direct_bytes_unmapped();
+    out->huge_cached_bytes = huge_cached_bytes(out->bytes_unmapped);
+    out->bytes_purged = LOAD(segment_stats.bytes_purged);
+    out->bytes_mapped = LOAD(segment_stats.bytes_mapped) + LOAD(os_direct_stats.bytes_mapped) -
+                        out->bytes_unmapped;
+    out->thread_cache_bytes = hs->thread_cache_bytes;
+    out->spare_slab_bytes = hs->spare_slab_bytes;
+    // Huge side: live blocks and the page_arena's hot spans (its warm ones are decommitted).
+    out->committed_bytes = hs->committed_bytes + out->huge_live_bytes;
+#if HAK_PAGE_ARENA
+    out->committed_bytes += page_arena_hot_bytes(os_direct_arena());
+#endif
+}
+
 HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
     heap_stats_t hs;
     heap_stats_sum(&hs);
@@ -42,13 +59,8 @@ HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
     out->lru_hits = hs.lru_hits;
     out->segments_mapped = LOAD(segment_stats.mapped);
     out->segments_purged = LOAD(segment_stats.purged);
-    out->huge_live_bytes = LOAD(os_direct_stats.bytes_live);
-    out->bytes_unmapped = os_direct_bytes_unmapped();
-    out->huge_cached_bytes = huge_cached_bytes(out->bytes_unmapped);
-    out->bytes_purged = LOAD(segment_stats.bytes_purged);
     out->purger_ticks = purger_tick_count();
-    out->bytes_mapped = LOAD(segment_stats.bytes_mapped) + LOAD(os_direct_stats.bytes_mapped) -
-                        out->bytes_unmapped;
+    memory_bytes(&hs, out);
 }
 
 HAK_EXPORT void hak_stats_print(void) {
@@ -58,12 +70,12 @@ HAK_EXPORT void hak_stats_print(void) {
         hak_log("%s allocs=%" PRIu64 " frees=%" PRIu64 " remote_frees=%" PRIu64 " refills=%" PRIu64
                 " drains=%" PRIu64,
                 range_names[f], hs.allocs[f], hs.frees[f], hs.remote_frees[f], hs.refills[f], hs.drains[f]);
-    uint64_t live = LOAD(os_direct_stats.bytes_live);
-    uint64_t cached = huge_cached_bytes(os_direct_bytes_unmapped());
+    hak_stats_t m = {0};
+    memory_bytes(&hs, &m);
     hak_log("huge allocs=%" PRIu64 " frees=%" PRIu64 " live_bytes=%" PRIu64 " cache_hits=%" PRIu64
             " cached_bytes=%" PRIu64 " grows=%" PRIu64,
-            LOAD(os_direct_stats.allocs), LOAD(os_direct_stats.frees), live,
-            LOAD(os_direct_stats.cache_hits), cached, LOAD(os_direct_stats.grows));
+            LOAD(os_direct_stats.allocs), LOAD(os_direct_stats.frees), m.huge_live_bytes,
+            LOAD(os_direct_stats.cache_hits), m.huge_cached_bytes, LOAD(os_direct_stats.grows));
     hak_log("thread_cache[" TC_NAME "] refilled_blocks=%" PRIu64 " drained_blocks=%" PRIu64 " heaps=%" PRIu64
             " live_heaps=%" PRIu64,
             hs.refilled_blocks, hs.drained_blocks, hs.heaps, hs.heaps_live);
@@ -92,6 +104,10 @@ HAK_EXPORT void hak_stats_print(void) {
             " bytes_mapped=%" PRIu64 " bytes_purged=%" PRIu64,
             LOAD(segment_stats.mapped), LOAD(segment_stats.purged), LOAD(segment_stats.slots_purged),
             LOAD(segment_stats.bytes_mapped), LOAD(segment_stats.bytes_purged));
+    hak_log("memory mapped=%" PRIu64 " committed=%" PRIu64 " thread_caches=%" PRIu64
+            " spare_slabs=%" PRIu64 " unmapped=%" PRIu64,
+            m.bytes_mapped, m.committed_bytes, m.thread_cache_bytes, m.spare_slab_bytes,
+            m.bytes_unmapped);
 }
 
 __attribute__((destructor)) static void hak_stats_at_exit(void) {

@@ -626,6 +626,45 @@ void hak_init(void) {
 
 #define LOAD(x) __atomic_load_n(&(x), __ATOMIC_RELAXED)
 
+// Usable bytes of a slot (one that overlaps the header starts after it).
+static uint64_t slot_bytes(hak_segment_t *seg, unsigned slot) {
+    char *start, *end;
+    segment_slot_range(seg, slot, &start, &end);
+    return (uint64_t)(end - start);
+}
+
+// Bytes of a class's spare slab (0: none). Only the segment header is read: the slab's own fields
+// are its owner's, and the slot follows from the slab's address.
+static uint64_t spare_slab_bytes(heap_bin_t *bin) {
+    // acquire: pairs with the owner's release in slab_retire (orders the header read after the
+    // segment's making, in whatever thread made it).
+    hak_slab_t *s = atomic_load_explicit(&bin->spare, memory_order_acquire);
+    if (s == NULL) return 0;
+    hak_segment_t *seg = slab_segment(s);
+    return slot_bytes(seg, (unsigned)(s - seg->slabs));
+}
+
+// Upper bound of the resident bytes of every slab segment: its header, always (segment_purge keeps
+// it), and each slot claimed or dirty (segment_purge clears `dirty`: a purged empty segment counts
+// its header only; one being purged counts whole meanwhile). Segments are never unlinked, so the
+// scan needs no lock.
+static uint64_t segments_committed_bytes(void) {
+    uint64_t bytes = 0;
+    for (unsigned kind = 0; kind < SEG_KINDS; kind++) {
+        // acquire: pairs with the release that published each segment.
+        sp_segment_t *sp = atomic_load_explicit(&hak_pools[kind].segments, memory_order_acquire);
+        for (; sp != NULL; sp = sp->next) {
+            hak_segment_t *seg = container_of(sp, hak_segment_t, pool);
+            uint32_t slots = ~atomic_load_explicit(&sp->free_mask, memory_order_relaxed) |
+                             atomic_load_explicit(&seg->dirty, memory_order_relaxed);
+            bytes += HAK_SEG_HEADER_SIZE;
+            for (slots &= sp->all_mask; slots != 0; slots &= slots - 1)
+                bytes += slot_bytes(seg, (unsigned)__builtin_ctz(slots));
+        }
+    }
+    return bytes;
+}
+
 void heap_stats_sum(heap_stats_t *out) {
     *out = (heap_stats_t){0};
     hak_lock(&heaps_lock);
@@ -647,9 +686,12 @@ void heap_stats_sum(heap_stats_t *out) {
             out->refilled_blocks += refilled;
             out->drained_blocks += drained;
             out->remote_collected += LOAD(st->remote_collected);
+            out->thread_cache_bytes += cached * hak_class_size[c];
+            out->spare_slab_bytes += spare_slab_bytes(&h->bins[c]);
         }
     }
     hak_unlock(&heaps_lock);
+    out->committed_bytes = segments_committed_bytes();
     // Frees by threads without a heap went to remote queues without passing through a cache.
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         uint64_t heapless = atomic_load_explicit(&heapless_remote_frees[c], memory_order_relaxed);

@@ -128,6 +128,8 @@ typedef struct {
     uint64_t refilled_blocks, drained_blocks, remote_pushes, remote_collected;
     uint64_t heaps, heaps_live;
     uint64_t lru_inserted, lru_hits, lru_evicted, lru_expired; // all 0 without the lru box
+    uint64_t thread_cache_bytes, spare_slab_bytes;
+    uint64_t committed_bytes; // upper bound of resident slab segment bytes
 } heap_stats_t;
 void heap_stats_sum(heap_stats_t *out);
 

@@ -201,12 +201,65 @@ static void test_idle_class_cache_is_drained_by_the_tick(void **state) {
     for (int i = 0; i < 3000; i++) hak_free(other[i]);
 }
 
+// The byte counters: freed blocks show in the thread caches, committed bytes lie between the live
+// bytes and the mapped ones, and malloc_trim empties this thread's caches and every spare slab.
+#define COUNTED_SMALL 2000
+#define COUNTED_MID 200
+
+static void test_memory_counters(void **state) {
+    static void *small[COUNTED_SMALL], *mid[COUNTED_MID];
+    for (int i = 0; i < COUNTED_SMALL; i++) {
+        small[i] = hak_malloc(200);
+        assert_non_null(small[i]);
+        memset(small[i], 5, 200);
+    }
+    for (int i = 0; i < COUNTED_MID; i++) {
+        mid[i] = hak_malloc(20 << 10);
+        assert_non_null(mid[i]);
+        memset(mid[i], 6, 64);
+    }
+    // Every other block freed (into this thread's cache); the rest stay live.
+    for (int i = 1; i < COUNTED_SMALL; i += 2) hak_free(small[i]);
+    for (int i = 1; i < COUNTED_MID; i += 2) hak_free(mid[i]);
+    uint64_t live = COUNTED_SMALL / 2 * 200 + COUNTED_MID / 2 * (20 << 10);
+    hak_stats_t before, after;
+    hak_stats_get(&before);
+#if HAK_THREAD_CACHE != 0 // the minimal variant's caches hold one block at most, often none
+    assert_true(before.thread_cache_bytes > 0);
+#endif
+    assert_true(before.committed_bytes >= live);
+    assert_true(before.committed_bytes <= before.bytes_mapped);
+    // The other tests' threads have all been joined and the purger never allocates: no heap but
+    // this thread's changes, and trim releases every heap's spare slab.
+    hak_malloc_trim(0);
+    hak_stats_get(&after);
+    print_message(
+        "live %llu B; before trim: committed %llu, mapped %llu, thread caches %llu, spare "
+        "slabs %llu; after: committed %llu, mapped %llu, thread caches %llu, spare slabs %llu\n",
+        (unsigned long long)live, (unsigned long long)before.committed_bytes,
+        (unsigned long long)before.bytes_mapped, (unsigned long long)before.thread_cache_bytes,
+        (unsigned long long)before.spare_slab_bytes, (unsigned long long)after.committed_bytes,
+        (unsigned long long)after.bytes_mapped, (unsigned long long)after.thread_cache_bytes,
+        (unsigned long long)after.spare_slab_bytes);
+#if HAK_THREAD_CACHE != 0
+    assert_true(after.thread_cache_bytes < before.thread_cache_bytes);
+#else
+    assert_true(after.thread_cache_bytes <= before.thread_cache_bytes);
+#endif
+    assert_int_equal(after.spare_slab_bytes, 0);
+    assert_true(after.committed_bytes >= live);
+    assert_true(after.committed_bytes <= after.bytes_mapped);
+    for (int i = 0; i < COUNTED_SMALL; i += 2) hak_free(small[i]);
+    for (int i = 0; i < COUNTED_MID; i += 2) hak_free(mid[i]);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_free_all_returns_memory_without_trim),
         cmocka_unit_test(test_thread_generations_leave_nothing_behind),
         cmocka_unit_test(test_slabs_emptied_by_remote_frees_are_reclaimed),
         cmocka_unit_test(test_idle_class_cache_is_drained_by_the_tick),
+        cmocka_unit_test(test_memory_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
