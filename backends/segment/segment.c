@@ -28,7 +28,7 @@ hak_segment_t *segment_create(seg_kind_t kind) {
     seg->kind = (uint8_t)kind;
     atomic_fetch_add_explicit(&segment_stats.mapped, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&segment_stats.bytes_mapped, HAK_SEG_SIZE, memory_order_relaxed);
-    segmap_set((uintptr_t)seg, SEGMAP_SLABS);
+    segmap_set((uintptr_t)seg, seg->slab_shift);
     return seg;
 }
 
@@ -68,7 +68,7 @@ static uint32_t inverse_odd(uint32_t d) {
 }
 
 void slab_format(hak_segment_t *seg, unsigned slot, unsigned cls, uint32_t block_size) {
-    hak_slab_t *s = &seg->slabs[slot];
+    hak_slab_t *s = segment_slab(seg, slot);
     char *start, *end;
     segment_slot_range(seg, slot, &start, &end);
     s->free = NULL;

@@ -30,7 +30,15 @@
 #define HAK_ADDRESS_BITS 47
 #define HAK_SEGMAP_ENTRIES ((size_t)1 << (HAK_ADDRESS_BITS - HAK_SEG_SHIFT))
 
-enum { SEGMAP_NONE = 0, SEGMAP_SLABS = 1, SEGMAP_HUGE = 2 };
+// A slab segment's entry is its slot shift (16, 18 or 21, all >= SEGMAP_SLABS), so a free learns
+// the slot size from the byte it reads anyway, not from the segment header.
+enum { SEGMAP_NONE = 0, SEGMAP_HUGE = 2, SEGMAP_SLABS = 16 };
+HAK_INLINE bool segmap_is_slabs(unsigned what) { return what >= SEGMAP_SLABS; }
+
+// Slot i's metadata is slabs[i + color], color = bits 21-24 of the segment's address: segments
+// are 2 MiB-aligned, so without it the same slot's metadata (and the line every free reads) of
+// every segment would fall into one cache set, and a working set of 20 segments would miss in L2.
+#define HAK_SEG_COLORS 16
 
 typedef enum { SEG_KIND_TINY, SEG_KIND_MID, SEG_KIND_LARGE, SEG_KINDS } seg_kind_t;
 
@@ -64,9 +72,9 @@ typedef struct hak_segment {
     lru_node_t lru;         // while empty and unpurged: its place in the lru of empty segments
     _Atomic uint32_t dirty;          // free slots whose pages may still be resident
     _Atomic uint64_t dirty_since_ms; // when the first of them was released
-    // slabs[HAK_SEG_SLOTS] stays zero: an invalid pointer at the very end of a segment indexes it
-    // and is rejected like any other.
-    hak_slab_t slabs[HAK_SEG_SLOTS + 1] __attribute__((aligned(HAK_CACHE_LINE)));
+    // Indexed through segment_slab. The entry after the last slot stays zero: an invalid pointer
+    // at the very end of a segment indexes it and is rejected like any other.
+    hak_slab_t slabs[HAK_SEG_SLOTS + HAK_SEG_COLORS] __attribute__((aligned(HAK_CACHE_LINE)));
 } hak_segment_t;
 
 _Static_assert(sizeof(hak_slab_t) == 2 * HAK_CACHE_LINE, "slab metadata is two cache lines");
@@ -85,8 +93,23 @@ void segmap_set(uintptr_t header, unsigned what);
 // The header (segment or huge block) that a block address belongs to, if it is one of ours.
 HAK_INLINE uintptr_t segment_header_of(const void *p) { return ((uintptr_t)p - 1) & ~HAK_SEG_MASK; }
 
+HAK_INLINE unsigned segment_color(const hak_segment_t *seg) {
+    return (unsigned)((uintptr_t)seg >> HAK_SEG_SHIFT) & (HAK_SEG_COLORS - 1);
+}
+
+// The metadata of a slot.
+HAK_INLINE hak_slab_t *segment_slab(hak_segment_t *seg, unsigned slot) {
+    return &seg->slabs[slot + segment_color(seg)];
+}
+
+// The slab holding p, with the slot shift the segmap gave (the fast path).
+HAK_INLINE hak_slab_t *segment_slab_at(hak_segment_t *seg, const void *p, unsigned slot_shift) {
+    uintptr_t slot = ((uintptr_t)p - (uintptr_t)seg) >> slot_shift;
+    return &seg->slabs[slot + (((uintptr_t)seg >> HAK_SEG_SHIFT) & (HAK_SEG_COLORS - 1))];
+}
+
 HAK_INLINE hak_slab_t *segment_slab_of(hak_segment_t *seg, const void *p) {
-    return &seg->slabs[((uintptr_t)p - (uintptr_t)seg) >> seg->slab_shift];
+    return segment_slab_at(seg, p, seg->slab_shift);
 }
 
 // Is p the address of a block this slab has handed out (start of a carved block)?

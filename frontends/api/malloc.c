@@ -15,8 +15,8 @@
 static size_t block_usable(void *p, const char *caller) {
     uintptr_t hdr = segment_header_of(p);
     unsigned what = segmap_get(hdr);
-    if (what == SEGMAP_SLABS) {
-        hak_slab_t *s = segment_slab_of((hak_segment_t *)hdr, p);
+    if (segmap_is_slabs(what)) {
+        hak_slab_t *s = segment_slab_at((hak_segment_t *)hdr, p, what);
         if (slab_is_block(s, p)) return s->block_size;
     } else if (what == SEGMAP_HUGE) {
         os_direct_header_t *h = os_direct_header(p);
@@ -56,8 +56,8 @@ HAK_EXPORT void *hak_malloc(size_t size) {
 HAK_EXPORT void hak_free(void *p) {
     uintptr_t hdr = segment_header_of(p);
     unsigned what = segmap_get(hdr);
-    if (HAK_LIKELY(what == SEGMAP_SLABS)) {
-        heap_free((hak_segment_t *)hdr, p);
+    if (HAK_LIKELY(segmap_is_slabs(what))) {
+        heap_free((hak_segment_t *)hdr, p, what);
         return;
     }
     if (p == NULL) return;

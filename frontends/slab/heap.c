@@ -272,7 +272,7 @@ static hak_slab_t *heap_claim_slab(hak_heap_t *h, unsigned cls) {
         slot = shared_pool_add_segment(pool, &seg->pool, segment_slot_mask(kind));
     }
     slab_format(seg, (unsigned)slot, cls, hak_class_size[cls]);
-    hak_slab_t *s = &seg->slabs[slot];
+    hak_slab_t *s = segment_slab(seg, (unsigned)slot);
     atomic_store_explicit(&s->owner, h, memory_order_relaxed);
     return s;
 }
@@ -641,7 +641,7 @@ static uint64_t spare_slab_bytes(heap_bin_t *bin) {
     hak_slab_t *s = atomic_load_explicit(&bin->spare, memory_order_acquire);
     if (s == NULL) return 0;
     hak_segment_t *seg = slab_segment(s);
-    return slot_bytes(seg, (unsigned)(s - seg->slabs));
+    return slot_bytes(seg, (unsigned)(s - segment_slab(seg, 0)));
 }
 
 // Upper bound of the resident bytes of every slab segment: its header, always (segment_purge keeps

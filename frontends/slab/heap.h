@@ -87,10 +87,11 @@ HAK_INLINE void *heap_alloc(unsigned cls) {
     return heap_alloc_slow(cls);
 }
 
-// Free a block of a slab segment (the segmap said so). A thread that never allocated has no
-// cache (the shared empty heap's must not be written): its frees take the slow path.
-HAK_INLINE void heap_free(hak_segment_t *seg, void *p) {
-    hak_slab_t *s = segment_slab_of(seg, p);
+// Free a block of a slab segment (the segmap said so, and gave its slot shift). A thread that
+// never allocated has no cache (the shared empty heap's must not be written): its frees take the
+// slow path.
+HAK_INLINE void heap_free(hak_segment_t *seg, void *p, unsigned slot_shift) {
+    hak_slab_t *s = segment_slab_at(seg, p, slot_shift);
     hak_heap_t *h = hak_tls_heap;
     if (HAK_LIKELY(slab_is_block(s, p) && h != &hak_heap_empty)) {
 #ifdef HAK_DEBUG_CHECKS

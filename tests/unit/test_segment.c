@@ -38,13 +38,13 @@ static void test_create_each_kind(void **state) {
         assert_int_equal(a & HAK_SEG_MASK, 0);
         assert_int_equal(seg->kind, k);
         assert_int_equal(seg->slab_shift, expected_shift[k]);
-        assert_int_equal(segmap_get(a), SEGMAP_SLABS);
+        assert_true(segmap_is_slabs(segmap_get(a)));
         assert_int_equal(atomic_load(&segment_stats.mapped), mapped0 + 1);
         assert_int_equal(atomic_load(&segment_stats.bytes_mapped), bytes0 + HAK_SEG_SIZE);
         // A fresh segment's slabs are zero: no slab accepts any address.
         for (int i = 0; i <= HAK_SEG_SLOTS; i++) {
-            assert_int_equal(seg->slabs[i].carved, 0);
-            assert_null(seg->slabs[i].start);
+            assert_int_equal(segment_slab(seg, i)->carved, 0);
+            assert_null(segment_slab(seg, i)->start);
         }
         // Every address of the segment after its first byte, up to and including its end, leads
         // back to it; the first byte and the next segment's bytes do not.
@@ -118,7 +118,7 @@ static void test_segmap_set_roundtrip(void **state) {
     segmap_set(a, SEGMAP_NONE);
     assert_int_equal(segmap_get(a), SEGMAP_NONE);
     segmap_set(a, SEGMAP_SLABS);
-    assert_int_equal(segmap_get(a), SEGMAP_SLABS);
+    assert_true(segmap_is_slabs(segmap_get(a)));
     assert_int_equal(segmap_get(a - HAK_SEG_SIZE), before_prev);
     assert_int_equal(segmap_get(a + HAK_SEG_SIZE), before_next);
 }
@@ -158,8 +158,8 @@ static void test_slot_range_avoids_header(void **state) {
                                         : lo);
             assert_int_equal((uintptr_t)start % hak_os_page_size(), 0);
             // Every usable byte of the slot leads back to this slot's slab.
-            assert_ptr_equal(segment_slab_of(seg, start), &seg->slabs[slot]);
-            assert_ptr_equal(segment_slab_of(seg, end - 1), &seg->slabs[slot]);
+            assert_ptr_equal(segment_slab_of(seg, start), segment_slab(seg, slot));
+            assert_ptr_equal(segment_slab_of(seg, end - 1), segment_slab(seg, slot));
             prev_end = end;
         }
         // The usable slots cover the segment after its header without a gap.
@@ -214,7 +214,7 @@ static void test_slab_format_and_is_block_every_class(void **state) {
             char *start, *end;
             segment_slot_range(seg, slot, &start, &end);
             slab_format(seg, slot, cls, bs);
-            hak_slab_t *s = &seg->slabs[slot];
+            hak_slab_t *s = segment_slab(seg, slot);
             assert_ptr_equal(s->start, start);
             assert_int_equal(s->block_size, bs);
             assert_int_equal(s->cls, cls);
@@ -261,7 +261,7 @@ static void test_addresses_outside_slots_rejected(void **state) {
         for (unsigned slot = 0; slot < 32; slot++) {
             if (!(mask & (1u << slot))) continue;
             slab_format(seg, slot, cls, hak_class_size[cls]);
-            seg->slabs[slot].carved = seg->slabs[slot].capacity;
+            segment_slab(seg, slot)->carved = segment_slab(seg, slot)->capacity;
         }
         for (uintptr_t off = 16; off < HAK_SEG_HEADER_SIZE; off += 16) {
             char *p = (char *)seg + off;
@@ -273,7 +273,7 @@ static void test_addresses_outside_slots_rejected(void **state) {
         char *end = (char *)seg + HAK_SEG_SIZE;
         assert_int_equal(segment_header_of(end), (uintptr_t)seg);
         hak_slab_t *s = segment_slab_of(seg, end);
-        assert_true(s >= &seg->slabs[0] && s <= &seg->slabs[HAK_SEG_SLOTS]);
+        assert_true(s >= segment_slab(seg, 0) && s <= segment_slab(seg, HAK_SEG_SLOTS));
         assert_false(slab_is_block(s, end));
     }
 }
@@ -282,8 +282,8 @@ static void test_purge_keeps_header_zeroes_slabs(void **state) {
     hak_segment_t *seg = segment_create(SEG_KIND_MID);
     assert_non_null(seg);
     slab_format(seg, 3, HAK_TINY_CLASSES, hak_class_size[HAK_TINY_CLASSES]);
-    seg->slabs[3].carved = 7;
-    seg->slabs[3].used = 5;
+    segment_slab(seg, 3)->carved = 7;
+    segment_slab(seg, 3)->used = 5;
     seg->pool.all_mask = segment_slot_mask(SEG_KIND_MID);
     // Fill the rest of the header region with a pattern too: purge must keep all 64 KiB.
     memset((char *)seg + sizeof(hak_segment_t), 0x3C, HAK_SEG_HEADER_SIZE - sizeof(hak_segment_t));
@@ -297,8 +297,8 @@ static void test_purge_keeps_header_zeroes_slabs(void **state) {
     assert_int_equal(atomic_load(&segment_stats.purged), purged0 + 1);
     assert_memory_equal(seg, saved, HAK_SEG_HEADER_SIZE);
     assert_int_equal(seg->kind, SEG_KIND_MID);
-    assert_int_equal(seg->slabs[3].carved, 7);
-    assert_int_equal(segmap_get((uintptr_t)seg), SEGMAP_SLABS);
+    assert_int_equal(segment_slab(seg, 3)->carved, 7);
+    assert_int_equal(segmap_get((uintptr_t)seg), seg->slab_shift);
     const uint64_t *w = (const uint64_t *)((char *)seg + HAK_SEG_HEADER_SIZE);
     size_t nonzero = 0;
     for (size_t i = 0; i < (HAK_SEG_SIZE - HAK_SEG_HEADER_SIZE) / 8; i++)
@@ -349,7 +349,7 @@ static void test_is_block_while_owner_carves(void **state) {
     hak_segment_t *seg = segment_create(SEG_KIND_TINY);
     assert_non_null(seg);
     slab_format(seg, 1, 0, hak_class_size[0]);
-    carve_race_t r = {.slab = &seg->slabs[1]};
+    carve_race_t r = {.slab = segment_slab(seg, 1)};
     pthread_t tid;
     assert_int_equal(pthread_create(&tid, NULL, race_checker, &r), 0);
     for (int round = 0; round < RACE_ROUNDS; round++) {
