@@ -22,6 +22,9 @@
 #define HAK_INLINE static inline __attribute__((always_inline))
 #define HAK_NOINLINE __attribute__((noinline))
 #define HAK_EXPORT __attribute__((visibility("default")))
+// On declarations of the library's own globals: the compiler then addresses them directly,
+// not through the GOT (the hidden default applies to definitions only).
+#define HAK_INTERNAL __attribute__((visibility("hidden")))
 #define HAK_CACHE_LINE 64
 
 #define HAK_KiB ((size_t)1 << 10)
@@ -95,7 +98,7 @@ typedef struct {
 #undef HAK_OPTION_FIELD
 } hak_options_t;
 
-extern hak_options_t hak_options;
+extern HAK_INTERNAL hak_options_t hak_options;
 // Read HAKMEM_* from the environment; safe to call again once the C library is up.
 void hak_options_load(void);
 

@@ -50,6 +50,6 @@ typedef struct {
     _Atomic uint64_t allocs, frees, cache_hits, grows, bytes_mapped, bytes_live;
     _Atomic uint64_t bytes_unmapped; // by os_direct itself; see os_direct_bytes_unmapped
 } os_direct_stats_t;
-extern os_direct_stats_t os_direct_stats;
+extern HAK_INTERNAL os_direct_stats_t os_direct_stats;
 
 #endif

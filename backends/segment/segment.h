@@ -80,7 +80,7 @@ typedef struct hak_segment {
 _Static_assert(sizeof(hak_slab_t) == 2 * HAK_CACHE_LINE, "slab metadata is two cache lines");
 _Static_assert(sizeof(hak_segment_t) <= HAK_SEG_HEADER_SIZE, "segment header fits its region");
 
-extern uint8_t hak_segmap[HAK_SEGMAP_ENTRIES];
+extern HAK_INTERNAL uint8_t hak_segmap[HAK_SEGMAP_ENTRIES];
 
 // What the segmap says of the 2 MiB region holding `header`'s address.
 HAK_INLINE unsigned segmap_get(uintptr_t header) {
@@ -140,6 +140,6 @@ void slab_format(hak_segment_t *seg, unsigned slot, unsigned cls, uint32_t block
 typedef struct {
     _Atomic uint64_t mapped, purged, slots_purged, bytes_mapped, bytes_purged;
 } segment_stats_t;
-extern segment_stats_t segment_stats;
+extern HAK_INTERNAL segment_stats_t segment_stats;
 
 #endif

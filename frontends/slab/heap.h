@@ -66,9 +66,9 @@ typedef struct hak_heap {
 
 // The calling thread's heap. Threads start on hak_heap_empty, whose caches are empty and which
 // owns no slab, so the fast paths need no "initialised?" test: they fall into the slow path.
-extern __thread hak_heap_t *hak_tls_heap;
-extern hak_heap_t hak_heap_empty;
-extern shared_pool_t hak_pools[SEG_KINDS];
+extern HAK_INTERNAL __thread hak_heap_t *hak_tls_heap;
+extern HAK_INTERNAL hak_heap_t hak_heap_empty;
+extern HAK_INTERNAL shared_pool_t hak_pools[SEG_KINDS];
 
 void *heap_alloc_slow(unsigned cls);
 void heap_drain(hak_heap_t *h, unsigned cls);

@@ -24,8 +24,8 @@
 
 enum { FRONTEND_TINY, FRONTEND_MID, FRONTEND_LARGE, FRONTEND_HUGE, FRONTENDS };
 
-extern const uint32_t hak_class_size[HAK_NCLASSES];
-extern const uint8_t hak_small_class[HAK_TINY_MAX / 16 + 1];
+extern HAK_INTERNAL const uint32_t hak_class_size[HAK_NCLASSES];
+extern HAK_INTERNAL const uint8_t hak_small_class[HAK_TINY_MAX / 16 + 1];
 
 // Class of a request of at most HAK_TINY_MAX bytes: one table load.
 HAK_INLINE unsigned size_class_small(size_t n) { return hak_small_class[(n + 15) >> 4]; }
