@@ -124,6 +124,26 @@ sp_link_t *shared_pool_adopt(shared_pool_t *p, unsigned cls) {
     return s;
 }
 
+sp_link_t *shared_pool_reclaim_abandoned(shared_pool_t *p, unsigned cls, bool (*empty)(sp_link_t *)) {
+    if (__atomic_load_n(&p->abandoned[cls], __ATOMIC_RELAXED) == NULL) return NULL;
+    sp_link_t *taken = NULL;
+    hak_lock(&p->abandoned_lock);
+    for (sp_link_t **link = &p->abandoned[cls], *s; (s = *link) != NULL;) {
+        if (!empty(s)) {
+            link = &s->next;
+            continue;
+        }
+        // atomic store: the link may be the list head, which shared_pool_adopt peeks at.
+        __atomic_store_n(link, s->next, __ATOMIC_RELAXED);
+        p->abandoned_count--;
+        s->next = taken;
+        taken = s;
+        SP_COUNT(p, slabs_reclaimed);
+    }
+    hak_unlock(&p->abandoned_lock);
+    return taken;
+}
+
 void shared_pool_lock(shared_pool_t *p) { hak_lock(&p->abandoned_lock); }
 void shared_pool_unlock(shared_pool_t *p) { hak_unlock(&p->abandoned_lock); }
 void shared_pool_reset_lock(shared_pool_t *p) { hak_lock_reset(&p->abandoned_lock); }

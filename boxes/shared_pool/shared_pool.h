@@ -32,7 +32,7 @@ typedef struct sp_link {
 
 typedef struct {
     _Atomic uint64_t slots_claimed, slots_released, segments_added, segments_seized;
-    _Atomic uint64_t slabs_abandoned, slabs_adopted;
+    _Atomic uint64_t slabs_abandoned, slabs_adopted, slabs_reclaimed;
 } shared_pool_stats_t;
 
 typedef struct {
@@ -67,6 +67,11 @@ void shared_pool_publish_slot(shared_pool_t *p, sp_segment_t *seg, int slot);
 // Abandoned slabs of a size class: push one, or take one (NULL when none).
 void shared_pool_abandon(shared_pool_t *p, unsigned cls, sp_link_t *slab);
 sp_link_t *shared_pool_adopt(shared_pool_t *p, unsigned cls);
+// Take out every abandoned slab of a class for which empty(slab) is true, chained through their
+// links (NULL when none). empty() runs under the pool's lock, which keeps adopters away: it may
+// act as the slab's owner (collect its remote frees). Release the taken slabs after the call:
+// releasing takes other locks.
+sp_link_t *shared_pool_reclaim_abandoned(shared_pool_t *p, unsigned cls, bool (*empty)(sp_link_t *));
 
 // Fork support: hold and reset the pool's lock.
 void shared_pool_lock(shared_pool_t *p);

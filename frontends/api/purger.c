@@ -25,6 +25,7 @@ static void *purger_main(void *arg) {
     for (;;) {
         nanosleep(&ts, NULL);
         heap_release_idle_spares(false);
+        heap_reclaim_abandoned(false);
         heap_expire_segments(false);
         heap_purge_dirty_slots(false);
         os_direct_tick();

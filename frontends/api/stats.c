@@ -85,9 +85,10 @@ HAK_EXPORT void hak_stats_print(void) {
         const shared_pool_stats_t *ps = &hak_pools[k].stats;
         hak_log("shared_pool[%s] slabs_claimed=%" PRIu64 " slabs_released=%" PRIu64
                 " segments_added=%" PRIu64 " segments_seized=%" PRIu64 " slabs_abandoned=%" PRIu64
-                " slabs_adopted=%" PRIu64,
+                " slabs_adopted=%" PRIu64 " slabs_reclaimed=%" PRIu64,
                 range_names[k], LOAD(ps->slots_claimed), LOAD(ps->slots_released), LOAD(ps->segments_added),
-                LOAD(ps->segments_seized), LOAD(ps->slabs_abandoned), LOAD(ps->slabs_adopted));
+                LOAD(ps->segments_seized), LOAD(ps->slabs_abandoned), LOAD(ps->slabs_adopted),
+                LOAD(ps->slabs_reclaimed));
     }
 #if HAK_PAGE_ARENA
     const page_arena_t *pa = os_direct_arena();

@@ -368,15 +368,20 @@ typedef struct {
     unsigned n;
 } remote_batch_t;
 
+// Set when blocks went back to an abandoned slab: the purger then looks for abandoned slabs that
+// have become empty.
+static _Atomic bool abandoned_freed;
+
 // Push a chain into its slab's remote queue and tell the owner when the queue was empty.
 static void remote_push(hak_slab_t *s, unsigned cls, void *first, void *last) {
     // Read before the push: once the blocks are in the queue the owner may collect them, empty
     // the slab and hand it to another class. A stale owner only gets a spurious hint (heaps are
     // never unmapped).
     hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
-    if (remote_queue_push_chain(&s->remote, first, last) && owner != NULL)
-        // release: the owner's acquire exchange of the hint then sees the pushed blocks.
-        atomic_store_explicit(&owner->remote_hint[cls], 1, memory_order_release);
+    bool was_empty = remote_queue_push_chain(&s->remote, first, last);
+    // release (both): whoever acquires the hint or the flag then sees the pushed blocks.
+    if (owner == NULL) atomic_store_explicit(&abandoned_freed, true, memory_order_release);
+    else if (was_empty) atomic_store_explicit(&owner->remote_hint[cls], 1, memory_order_release);
 }
 
 static void remote_batch_flush(remote_batch_t *rb, unsigned cls) {
@@ -547,30 +552,34 @@ void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p) {
 }
 #endif
 
+// Under the pool's lock (the slab's consumer meanwhile): collect its remote frees; empty?
+static bool abandoned_slab_empty(sp_link_t *link) {
+    hak_slab_t *s = container_of(link, hak_slab_t, pool_link);
+    slab_collect_remote(s);
+    return s->used == 0;
+}
+
+bool heap_reclaim_abandoned(bool all) {
+    // acquire: pairs with remote_push's release, so the pushed blocks are seen by the collection.
+    if (!all && !atomic_exchange_explicit(&abandoned_freed, false, memory_order_acquire)) return false;
+    bool released = false;
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+        sp_link_t *link = shared_pool_reclaim_abandoned(&hak_pools[size_class_segment_kind(cls)],
+                                                        cls, abandoned_slab_empty);
+        for (sp_link_t *next; link != NULL; link = next) {
+            next = link->next;
+            slab_release(container_of(link, hak_slab_t, pool_link));
+            released = true;
+        }
+    }
+    return released;
+}
+
 bool heap_trim(void) {
     bool released = false;
     hak_heap_t *h = hak_tls_heap;
     if (h != &hak_heap_empty) released = heap_release_slabs(h, false);
-    // Abandoned slabs whose blocks have all been freed since their owner exited.
-    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-        shared_pool_t *pool = &hak_pools[size_class_segment_kind(cls)];
-        sp_link_t *keep = NULL, *link;
-        while ((link = shared_pool_adopt(pool, cls)) != NULL) {
-            hak_slab_t *s = container_of(link, hak_slab_t, pool_link);
-            slab_collect_remote(s);
-            if (s->used == 0) {
-                slab_release(s);
-                released = true;
-            } else {
-                link->next = keep;
-                keep = link;
-            }
-        }
-        for (sp_link_t *next; keep != NULL; keep = next) {
-            next = keep->next;
-            shared_pool_abandon(pool, cls, keep);
-        }
-    }
+    if (heap_reclaim_abandoned(true)) released = true;
     if (heap_release_idle_spares(true)) released = true;
     if (heap_expire_segments(true)) released = true;
     if (heap_purge_dirty_slots(true)) released = true;

@@ -110,6 +110,10 @@ bool heap_expire_segments(bool all);
 // Purge free slabs of partly used segments, once dirty for HAKMEM_PURGE_DELAY_MS (all: now).
 bool heap_purge_dirty_slots(bool all);
 
+// Release the abandoned slabs that blocks freed since their owner exited have emptied: all of
+// them, or (all false) only if a block went back to an abandoned slab since the last call.
+bool heap_reclaim_abandoned(bool all);
+
 // Release the spare slabs of every heap that have been spare for HAKMEM_PURGE_DELAY_MS (all: now).
 // Any thread may call it.
 bool heap_release_idle_spares(bool all);

@@ -246,6 +246,32 @@ static void test_double_release_is_fatal(void **state) {
     assert_int_equal(WTERMSIG(status), SIGABRT);
 }
 
+// Reclaim takes exactly the abandoned slabs the predicate calls empty, head, middle and tail
+// alike, and leaves the others adoptable in their order.
+static sp_link_t reclaim_links[5];
+static bool reclaim_even(sp_link_t *l) { return (l - reclaim_links) % 2 == 0; }
+static bool reclaim_none(sp_link_t *l) { (void)l; return false; }
+
+static void test_reclaim_abandoned(void **state) {
+    shared_pool_t *p = pool_new();
+    assert_null(shared_pool_reclaim_abandoned(p, 3, reclaim_even)); // empty list
+    for (int i = 0; i < 5; i++) shared_pool_abandon(p, 3, &reclaim_links[i]); // list: 4 3 2 1 0
+    shared_pool_abandon(p, 4, &(sp_link_t){0});
+    assert_null(shared_pool_reclaim_abandoned(p, 3, reclaim_none));
+    sp_link_t *taken = shared_pool_reclaim_abandoned(p, 3, reclaim_even);
+    bool seen[5] = {false};
+    int n = 0;
+    for (sp_link_t *l = taken; l != NULL; l = l->next, n++) seen[l - reclaim_links] = true;
+    assert_int_equal(n, 3);
+    assert_true(seen[0] && seen[2] && seen[4] && !seen[1] && !seen[3]);
+    assert_int_equal(p->abandoned_count, 3); // 1 and 3 of class 3, and class 4's
+    assert_int_equal(cnt(&p->stats.slabs_reclaimed), 3);
+    assert_ptr_equal(shared_pool_adopt(p, 3), &reclaim_links[3]);
+    assert_ptr_equal(shared_pool_adopt(p, 3), &reclaim_links[1]);
+    assert_null(shared_pool_adopt(p, 3));
+    assert_non_null(shared_pool_adopt(p, 4)); // other classes untouched
+}
+
 static void test_abandon_adopt_lifo_per_class(void **state) {
     shared_pool_t *p = pool_new();
     sp_link_t l[6];
@@ -521,6 +547,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_seized_segment_skipped_by_claims, free_tracked),
         cmocka_unit_test_teardown(test_double_release_is_fatal, free_tracked),
         cmocka_unit_test_teardown(test_abandon_adopt_lifo_per_class, free_tracked),
+        cmocka_unit_test_teardown(test_reclaim_abandoned, free_tracked),
         cmocka_unit_test_teardown(test_lock_reset_in_fork_child, free_tracked),
         cmocka_unit_test_teardown(test_concurrent_claims_never_share_a_slot, free_tracked),
         cmocka_unit_test_teardown(test_concurrent_abandon_adopt, free_tracked),
