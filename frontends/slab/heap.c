@@ -200,6 +200,10 @@ bool heap_purge_dirty_slots(bool all) {
     return purged;
 }
 
+// Spare slabs held by all heaps: the purger skips its walk over every heap when there are none.
+// relaxed (all uses): a count for that shortcut, which orders nothing.
+static _Atomic long spare_slabs;
+
 // An empty slab, off its list: kept as its class's spare if there is none (and its slab is small),
 // else back to the shared pool. Owner only.
 static void slab_retire(heap_bin_t *bin, hak_slab_t *s) {
@@ -209,6 +213,7 @@ static void slab_retire(heap_bin_t *bin, hak_slab_t *s) {
         s->list = SLAB_SPARE;
         s->prev = s->next = NULL;
         atomic_store_explicit(&bin->spare_since_ms, hak_clock_ms(), memory_order_relaxed);
+        atomic_fetch_add_explicit(&spare_slabs, 1, memory_order_relaxed);
         // release: the purger that takes the spare sees the slab's fields as the owner left them.
         atomic_store_explicit(&bin->spare, s, memory_order_release);
     } else {
@@ -220,7 +225,9 @@ static void slab_retire(heap_bin_t *bin, hak_slab_t *s) {
 static hak_slab_t *bin_take_spare(heap_bin_t *bin) {
     if (atomic_load_explicit(&bin->spare, memory_order_relaxed) == NULL) return NULL;
     // acquire: pairs with the owner's release store in slab_retire.
-    return atomic_exchange_explicit(&bin->spare, NULL, memory_order_acquire);
+    hak_slab_t *s = atomic_exchange_explicit(&bin->spare, NULL, memory_order_acquire);
+    if (s != NULL) atomic_fetch_sub_explicit(&spare_slabs, 1, memory_order_relaxed);
+    return s;
 }
 
 // Release a class's spare slab (an idle class, trim). Returns true if there was one.
@@ -459,6 +466,7 @@ static bool heap_release_slabs(hak_heap_t *h, bool abandon) {
 
 bool heap_release_idle_spares(bool all) {
     if (hak_options.purge_delay_ms < 0 && !all) return false;
+    if (atomic_load_explicit(&spare_slabs, memory_order_relaxed) <= 0) return false;
     uint64_t now = hak_clock_ms();
     bool released = false;
     hak_lock(&heaps_lock); // heaps are never freed; the lock keeps the list walk simple
