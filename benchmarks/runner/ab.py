@@ -355,21 +355,10 @@ def main():
                                          for p in presets], numeric=False), ""]
     for title, header, rows, note in tables:
         md += [f"## {title}", "", note[0].upper() + note[1:], "", R.md_table(header, rows), ""]
-    md += ["## Workloads", "", R.md_table(["workload", "command", "what it does"],
-                                         [[c["name"], f"`{c['prog']} {c['full' if full else 'quick']}`", c["desc"]]
-                                          for c in cases], numeric=False), ""]
-    if failures:
-        md += ["## Failed runs", ""] + [f"- {r['case']} / {r['allocator']} / run {r['run']}: {r['error']}"
-                                        for r in failures] + [""]
-    md += ["Raw figures: `runs.csv` (every run, with its position in its round), `medians.csv` (median, min, "
-           "max, spread), `ratios.csv` (ratios to the baseline); each run's output is in `logs/`.", ""]
-    with open(os.path.join(outdir, "report.md"), "w") as f:
-        f.write("\n".join(md))
-
-    print()
-    print(f"Report: {os.path.join(outdir, 'report.md')}")
-    print(f"CSV:    {', '.join(os.path.join(outdir, x) for x in ('runs.csv', 'medians.csv', 'ratios.csv'))}")
-    print(f"Time:   {time.monotonic() - t_start:.0f} s")
+    R.finish_report(md, outdir, cases, full, failures,
+                    "`runs.csv` (every run, with its position in its round), `medians.csv` (median, min, "
+                    "max, spread), `ratios.csv` (ratios to the baseline)",
+                    ["runs.csv", "medians.csv", "ratios.csv"], [], t_start)
     return 1 if failures else 0
 
 

@@ -587,6 +587,26 @@ def write_csvs(outdir, records, med_rows):
 # main
 # ---------------------------------------------------------------------------------------------------
 
+def finish_report(md, outdir, cases, full, failures, raw_figures, csvs, charts, t_start):
+    """Ends a Markdown report (workloads, failed runs, where the raw figures are), writes it to
+    outdir/report.md and prints where the report, CSV files and charts are."""
+    md += ["## Workloads", "", md_table(["workload", "command", "what it does"],
+                                       [[c["name"], f"`{c['prog']} {c['full' if full else 'quick']}`", c["desc"]]
+                                        for c in cases], numeric=False), ""]
+    if failures:
+        md += ["## Failed runs", ""] + [f"- {r['case']} / {r['allocator']} / run {r['run']}: {r['error']}"
+                                        for r in failures] + [""]
+    md += [f"Raw figures: {raw_figures}; each run's output is in `logs/`.", ""]
+    with open(os.path.join(outdir, "report.md"), "w") as f:
+        f.write("\n".join(md))
+    print()
+    print(f"Report: {os.path.join(outdir, 'report.md')}")
+    print(f"CSV:    {', '.join(os.path.join(outdir, x) for x in csvs)}")
+    if charts:
+        print("Charts: " + ", ".join(os.path.join(outdir, c) for c in charts))
+    print(f"Time:   {time.monotonic() - t_start:.0f} s")
+
+
 def choose_allocators(a, manifest, build_dir, missing_peer=None):
     """The allocators named by --allocators, --hakmem and --variant. A peer that is not installed is
     fatal, or reported through missing_peer(message) and skipped when that is given."""
@@ -763,25 +783,11 @@ def main():
         md += [f"## {title}", "", note, "", md_table(header, rows), ""]
     if charts:
         md += ["## Charts", ""] + [f"![{c}]({c})" for c in charts] + [""]
-    md += ["## Workloads", "", md_table(["workload", "command", "what it does"],
-                                       [[c["name"], f"`{c['prog']} {c['full' if full else 'quick']}`", c["desc"]]
-                                        for c in cases], numeric=False), ""]
     if notes:
         md += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
-    if failures:
-        md += ["## Failed runs", ""] + [f"- {r['case']} / {r['allocator']} / run {r['run']}: {r['error']}"
-                                        for r in failures] + [""]
-    md += ["Raw figures: `runs.csv` (every run), `medians.csv` (median, min, max, spread); "
-           "each run's output is in `logs/`.", ""]
-    with open(os.path.join(outdir, "report.md"), "w") as f:
-        f.write("\n".join(md))
-
-    print()
-    print(f"Report: {os.path.join(outdir, 'report.md')}")
-    print(f"CSV:    {os.path.join(outdir, 'runs.csv')}, {os.path.join(outdir, 'medians.csv')}")
-    if charts:
-        print("Charts: " + ", ".join(os.path.join(outdir, c) for c in charts))
-    print(f"Time:   {time.monotonic() - t_start:.0f} s")
+    finish_report(md, outdir, cases, full, failures,
+                  "`runs.csv` (every run), `medians.csv` (median, min, max, spread)",
+                  ["runs.csv", "medians.csv"], charts, t_start)
     return 1 if failures else 0
 
 
