@@ -13,7 +13,8 @@ else()
   message(FATAL_ERROR "HAKMEM_THREAD_CACHE must be tls_sll, unified_cache or none")
 endif()
 target_compile_definitions(hak_build_flags INTERFACE HAK_THREAD_CACHE=${HAK_TC}
-  HAK_LRU=$<BOOL:${HAKMEM_LRU}> HAK_PAGE_ARENA=$<BOOL:${HAKMEM_PAGE_ARENA}>)
+  HAK_LRU=$<BOOL:${HAKMEM_LRU}> HAK_PAGE_ARENA=$<BOOL:${HAKMEM_PAGE_ARENA}>
+  HAK_GROW_REGION=$<BOOL:${HAKMEM_GROW_REGION}>)
 
 if(HAKMEM_DEBUG_CHECKS)
   target_compile_definitions(hak_build_flags INTERFACE HAK_DEBUG_CHECKS=1)

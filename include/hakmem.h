@@ -47,7 +47,7 @@ typedef struct {
     uint64_t segments_purged;  // times an empty segment's pages were returned to the OS
     uint64_t lru_inserted;     // segments that became empty and waited in the lru box
     uint64_t lru_hits;         // of those, reused before being purged
-    uint64_t bytes_mapped;     // segment bytes mapped plus huge bytes currently mapped
+    uint64_t bytes_mapped;     // segment and grow region bytes mapped, plus huge bytes mapped now
     uint64_t huge_live_bytes;  // bytes of huge mappings currently live
     uint64_t huge_cached_bytes; // bytes of freed huge mappings the page_arena keeps for reuse
     uint64_t bytes_purged;     // segment bytes whose pages were given back (MADV_DONTNEED), in total
@@ -56,8 +56,12 @@ typedef struct {
     uint64_t thread_cache_bytes; // free blocks held in threads' caches
     uint64_t spare_slab_bytes;   // empty slabs heaps keep back for reuse (one per class at most)
     // Upper bound of resident memory: slab segments (headers, claimed slabs, free slots not yet
-    // purged), live huge blocks and cached huge mappings whose pages are kept (hot).
+    // purged), live huge blocks, cached huge mappings whose pages are kept (hot), and the pages of
+    // grow regions below their highest use since the last purge.
     uint64_t committed_bytes;
+    // Grow regions (one per thread that grew a block by realloc): blocks realloc moved there, the
+    // reallocs that then resized one in place, and frees of such blocks (by any thread).
+    uint64_t grow_regions, grow_placed, grow_in_place, grow_frees;
 } hak_stats_t;
 
 void hak_stats_get(hak_stats_t *out);

@@ -32,7 +32,8 @@
 
 // A slab segment's entry is its slot shift (16, 18 or 21, all >= SEGMAP_SLABS), so a free learns
 // the slot size from the byte it reads anyway, not from the segment header.
-enum { SEGMAP_NONE = 0, SEGMAP_HUGE = 2, SEGMAP_SLABS = 16 };
+// SEGMAP_GROW: a grow region (frontends/slab/grow.h), where realloc grows blocks in place.
+enum { SEGMAP_NONE = 0, SEGMAP_HUGE = 2, SEGMAP_GROW = 3, SEGMAP_SLABS = 16 };
 HAK_INLINE bool segmap_is_slabs(unsigned what) { return what >= SEGMAP_SLABS; }
 
 // Slot i's metadata is slabs[i + color], color = bits 21-24 of the segment's address: segments

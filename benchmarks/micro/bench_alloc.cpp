@@ -61,6 +61,28 @@ BENCHMARK(BM_MallocFree)
     ->Arg(1 * MiB)  // large
     ->Arg(8 * MiB); // huge
 
+// ---- a buffer grown by realloc, ~12% a step, from 16 B to range(0), then freed ------------------
+void BM_ReallocGrowChain(benchmark::State &state) {
+    const size_t max = static_cast<size_t>(state.range(0));
+    uint64_t steps = 0;
+    for (auto _ : state) {
+        size_t size = 16;
+        char *p = static_cast<char *>(hak_malloc(size));
+        while (size < max) {
+            size += size / 8 + 16;
+            p = static_cast<char *>(hak_realloc(p, size));
+            p[size - 1] = 1;
+            steps++;
+        }
+        hak_free(p);
+    }
+    state.SetItemsProcessed(static_cast<int64_t>(steps)); // items are reallocs
+    hak_stats_t st;
+    hak_stats_get(&st);
+    state.counters["grow_in_place"] = benchmark::Counter(static_cast<double>(st.grow_in_place));
+}
+BENCHMARK(BM_ReallocGrowChain)->ArgName("max")->Arg(4 * KiB)->Arg(256 * KiB)->Arg(1 * MiB);
+
 // Same, writing the first and last byte: what a program does with a fresh block.
 void BM_MallocTouchFree(benchmark::State &state) {
     const size_t size = static_cast<size_t>(state.range(0));

@@ -1,6 +1,7 @@
 // The malloc family: hak_* always; the unprefixed names too when built with HAK_OVERRIDE.
 #include "hakmem.h"
 
+#include "grow.h"
 #include "heap.h"
 #include "os_direct.h"
 #include "purger.h"
@@ -21,6 +22,8 @@ static size_t block_usable(void *p, const char *caller) {
     } else if (what == SEGMAP_HUGE) {
         os_direct_header_t *h = os_direct_header(p);
         if (h != NULL) return h->usable;
+    } else if (what == SEGMAP_GROW) {
+        return heap_grow_usable((grow_region_t *)hdr, p, caller);
     }
     hak_fatal("%s(): invalid pointer %p", caller, p);
 }
@@ -61,6 +64,10 @@ HAK_EXPORT void hak_free(void *p) {
         return;
     }
     if (p == NULL) return;
+    if (what == SEGMAP_GROW) {
+        heap_grow_free((grow_region_t *)hdr, p);
+        return;
+    }
     os_direct_header_t *h = what == SEGMAP_HUGE ? os_direct_header(p) : NULL;
     if (h == NULL) hak_fatal("free(): invalid pointer %p", p);
     os_direct_free(h);
@@ -78,8 +85,7 @@ HAK_EXPORT void *hak_calloc(size_t count, size_t size) {
     return p;
 }
 
-HAK_EXPORT void *hak_realloc(void *p, size_t size) {
-    if (p == NULL) return hak_malloc(size);
+static HAK_NOINLINE void *realloc_slow(void *p, size_t size, unsigned what) {
     size_t old = block_usable(p, "realloc");
     if (size == 0) { // glibc frees and returns NULL
         hak_free(p);
@@ -87,21 +93,35 @@ HAK_EXPORT void *hak_realloc(void *p, size_t size) {
     }
     // Shrinking keeps the block unless more than half of it would be idle.
     if (size <= old && size >= old / 2) return p;
-    if (size > old && size > HAK_LARGE_MAX && segmap_get(segment_header_of(p)) == SEGMAP_HUGE) {
+    if (size > old && size > HAK_LARGE_MAX && what == SEGMAP_HUGE) {
         void *moved = os_direct_grow(os_direct_header(p), size); // pages move, nothing is copied
         if (moved != NULL) return moved;
     }
-    // A block that grew once tends to grow again (buffers, string builders): half again as much
-    // headroom lets the next grows stay in place instead of copying at every size class (growth
-    // chains 16 B -> 256 KiB 2.8x faster; doubling was slower, and so was moving blocks of 128 KiB
-    // and more to their own mappings to grow them by mremap: 10x slower, fresh pages fault in).
     void *q = NULL;
-    if (size > old && size <= HAK_LARGE_MAX / 2) q = hak_malloc(size + size / 2);
+#if HAK_GROW_REGION
+    // A block that grew once tends to grow again (buffers, string builders): moved to the top of
+    // the thread's grow region, it grows in place from then on, as long as it stays on top.
+    if (size > old && what != SEGMAP_HUGE) q = heap_grow_alloc(size);
+#endif
+    // Elsewhere, half again as much headroom lets the next grows stay in place instead of copying
+    // at every size class (growth chains 16 B -> 256 KiB 2.8x faster; doubling was slower, and so
+    // was moving blocks of 128 KiB and more to their own mappings to grow them by mremap: 10x
+    // slower, fresh pages fault in).
+    if (q == NULL && size > old && size <= HAK_LARGE_MAX / 2) q = hak_malloc(size + size / 2);
     if (q == NULL) q = hak_malloc(size);
     if (q == NULL) return NULL; // errno is ENOMEM; p is untouched
     memcpy(q, p, size < old ? size : old);
     hak_free(p);
     return q;
+}
+
+HAK_EXPORT void *hak_realloc(void *p, size_t size) {
+    if (p == NULL) return hak_malloc(size);
+    uintptr_t hdr = segment_header_of(p);
+    unsigned what = segmap_get(hdr);
+    // A block of the thread's grow region resizes in place while it is the region's last block.
+    if (what == SEGMAP_GROW && size != 0 && heap_grow_resize((grow_region_t *)hdr, p, size)) return p;
+    return realloc_slow(p, size, what);
 }
 
 HAK_EXPORT void *hak_reallocarray(void *p, size_t count, size_t size) {

@@ -1,6 +1,7 @@
 // Process-wide counters, and the HAKMEM_STATS=1 report at exit.
 #include "hakmem.h"
 
+#include "grow.h"
 #include "heap.h"
 #include "os_direct.h"
 #include "purger.h"
@@ -27,7 +28,14 @@ static void memory_bytes(const heap_stats_t *hs, hak_stats_t *out) {
     out->thread_cache_bytes = hs->thread_cache_bytes;
     out->spare_slab_bytes = hs->spare_slab_bytes;
     // Huge side: live blocks and the page_arena's hot spans (its warm ones are decommitted).
-    out->committed_bytes = hs->committed_bytes + out->huge_live_bytes;
+    heap_grow_stats_t gs;
+    heap_grow_stats_sum(&gs);
+    out->committed_bytes = hs->committed_bytes + out->huge_live_bytes + gs.dirty_bytes;
+    out->bytes_mapped += gs.regions * HAK_SEG_SIZE;
+    out->grow_regions = gs.regions;
+    out->grow_placed = gs.placed;
+    out->grow_in_place = gs.grown + gs.shrunk;
+    out->grow_frees = gs.freed;
 #if HAK_PAGE_ARENA
     out->committed_bytes += page_arena_hot_bytes(os_direct_arena());
 #endif
@@ -105,6 +113,8 @@ HAK_EXPORT void hak_stats_print(void) {
             " bytes_mapped=%" PRIu64 " bytes_purged=%" PRIu64,
             LOAD(segment_stats.mapped), LOAD(segment_stats.purged), LOAD(segment_stats.slots_purged),
             LOAD(segment_stats.bytes_mapped), LOAD(segment_stats.bytes_purged));
+    hak_log("grow_region regions=%" PRIu64 " placed=%" PRIu64 " in_place=%" PRIu64 " frees=%" PRIu64,
+            m.grow_regions, m.grow_placed, m.grow_in_place, m.grow_frees);
     hak_log("memory mapped=%" PRIu64 " committed=%" PRIu64 " thread_caches=%" PRIu64
             " spare_slabs=%" PRIu64 " unmapped=%" PRIu64,
             m.bytes_mapped, m.committed_bytes, m.thread_cache_bytes, m.spare_slab_bytes,

@@ -1,5 +1,7 @@
 #include "heap.h"
 
+#include "grow.h"
+
 #include <errno.h>
 #include <stddef.h>
 
@@ -488,6 +490,7 @@ static void heap_on_thread_exit(void *arg) {
     hak_heap_t *h = arg;
     if (hak_tls_heap == h) hak_tls_heap = &hak_heap_empty;
     heap_release_slabs(h, true);
+    heap_grow_exit(h);
     hak_lock(&heaps_lock);
     h->live = false;
     h->next_free = free_heaps;
@@ -518,6 +521,7 @@ static void heap_tick(hak_heap_t *h) {
         }
         h->tick_allocs[c] = allocs;
     }
+    heap_grow_purge(h, false);
 }
 
 HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
@@ -586,7 +590,7 @@ bool heap_reclaim_abandoned(bool all) {
 bool heap_trim(void) {
     bool released = false;
     hak_heap_t *h = hak_tls_heap;
-    if (h != &hak_heap_empty) released = heap_release_slabs(h, false);
+    if (h != &hak_heap_empty) released = heap_release_slabs(h, false) | heap_grow_purge(h, true);
     if (heap_reclaim_abandoned(true)) released = true;
     if (heap_release_idle_spares(true)) released = true;
     if (heap_expire_segments(true)) released = true;
@@ -598,6 +602,7 @@ bool heap_trim(void) {
 
 void heap_fork_prepare(void) {
     hak_lock(&heaps_lock);
+    heap_grow_fork_prepare();
 #if HAK_LRU
     lru_lock(&segment_lru);
 #endif
@@ -608,6 +613,7 @@ void heap_fork_parent(void) {
 #if HAK_LRU
     lru_unlock(&segment_lru);
 #endif
+    heap_grow_fork_parent();
     hak_unlock(&heaps_lock);
 }
 void heap_fork_child(void) {
@@ -615,6 +621,7 @@ void heap_fork_child(void) {
 #if HAK_LRU
     lru_reset_lock(&segment_lru);
 #endif
+    heap_grow_fork_child();
     hak_lock_reset(&heaps_lock);
 }
 

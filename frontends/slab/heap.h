@@ -62,6 +62,8 @@ typedef struct hak_heap {
     uint32_t tick_skip; // slow paths since the clock was last read
     uint64_t tick_allocs[HAK_NCLASSES];
     bool live;
+    struct grow_region *grow;  // where realloc grows blocks in place (grow.h); NULL until needed
+    uint64_t grow_tick_placed; // its count of placed blocks at the last tick
 } hak_heap_t;
 
 // The calling thread's heap. Threads start on hak_heap_empty, whose caches are empty and which

@@ -279,11 +279,29 @@ static void test_double_free(void **state) {
     }
 }
 
+static void test_grow_region_block(void **state) {
+    (void)state;
+    // A block realloc grew (in a grow region, where the preset has them): pointers inside it and
+    // a second free are caught in every preset.
+    char *p = hak_realloc(hak_malloc(16), 5000);
+    assert_non_null(p);
+    memset(p, 0, 5000);
+    op_t op;
+    FOR_EACH_OP(op) {
+        expect_abort(op, p + 16);
+        expect_abort(op, p + 2048);
+    }
+    child_result_t r;
+    run_child(double_free_body, p, &r);
+    assert_aborted_with(&r, "free()", p);
+    hak_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_stack_address), cmocka_unit_test(test_static_array),
         cmocka_unit_test(test_mmap_page),     cmocka_unit_test(test_inside_live_block),
-        cmocka_unit_test(test_double_free),
+        cmocka_unit_test(test_double_free),   cmocka_unit_test(test_grow_region_block),
     };
     return cmocka_run_group_tests_name("bad_input", tests, NULL, NULL);
 }

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 typedef struct {
     void *p;
     size_t size;
+    bool reallocated; // made by a realloc: it may live in a grow region, outside the frontends
 } item_t;
 
 // A thread's mailbox: blocks other threads pass to it for freeing.
@@ -37,8 +39,9 @@ typedef struct {
     long iters;
     uint64_t seed;
     // What this thread did, by frontend: mallocs and frees (a realloc counts in neither: it may
-    // stay in place), and reallocs that moved a block out of / into a frontend's size range.
-    uint64_t allocs[4], frees[4], realloc_out[4], realloc_in[4];
+    // stay in place), and reallocs that moved a block out of / into a frontend's size range; of
+    // the frees, those of blocks no realloc made (the frontend of their size must count them).
+    uint64_t allocs[4], frees[4], realloc_out[4], realloc_in[4], plain_frees[4];
     uint64_t cross_frees_slab; // frees of a tiny/mid/large block allocated by another thread
 } worker_t;
 
@@ -84,15 +87,16 @@ static void *alloc_block(worker_t *w, size_t size) {
     return p;
 }
 
-static void check_and_free(worker_t *w, void *p, size_t size, int foreign) {
+static void check_and_free(worker_t *w, void *p, size_t size, int foreign, bool reallocated) {
     if (!pattern_check(p, size)) report("thread %d: %zu-byte block %p corrupted", w->id, size, p);
     hak_free(p);
     int f = frontend_of(size);
     w->frees[f]++;
+    if (!reallocated) w->plain_frees[f]++;
     if (foreign && f < 3) w->cross_frees_slab++;
 }
 
-static void mailbox_post(int to, void *p, size_t size) {
+static void mailbox_post(int to, item_t it) {
     mailbox_t *m = &mailboxes[to];
     pthread_mutex_lock(&m->lock);
     if (m->n == m->cap) {
@@ -106,7 +110,7 @@ static void mailbox_post(int to, void *p, size_t size) {
         m->items = items;
         m->cap = cap;
     }
-    m->items[m->n++] = (item_t){p, size};
+    m->items[m->n++] = it;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -138,9 +142,9 @@ static void mailbox_drain(worker_t *w, rng_t *r) {
             w->realloc_out[frontend_of(size)]++;
             w->realloc_in[frontend_of(ns)]++;
             pattern_fill(q, ns);
-            check_and_free(w, q, ns, 0);
+            check_and_free(w, q, ns, 0, true);
         } else {
-            check_and_free(w, p, size, 1);
+            check_and_free(w, p, size, 1, items[i].reallocated);
         }
     }
     hak_free(items);
@@ -165,7 +169,7 @@ static void *worker_main(void *arg) {
                 if (to >= w->id) to++;
                 if (!pattern_check(s->p, s->size))
                     report("thread %d: block %p corrupted before sending", w->id, s->p);
-                mailbox_post(to, s->p, s->size);
+                mailbox_post(to, *s);
             } else if (d < 5 && s->size <= 2 * KiB) {
                 size_t ns = random_size(&r);
                 if (ns == 0 || ns > 256 * KiB) ns = 100; // realloc(p, 0) would free p
@@ -184,19 +188,21 @@ static void *worker_main(void *arg) {
                 pattern_fill(q, ns);
                 s->p = q;
                 s->size = ns;
+                s->reallocated = true;
                 continue;
             } else {
-                check_and_free(w, s->p, s->size, 0);
+                check_and_free(w, s->p, s->size, 0, s->reallocated);
             }
             s->p = NULL;
         }
         size_t size = random_size(&r);
         s->p = alloc_block(w, size);
         s->size = size;
+        s->reallocated = false;
         if (it % 64 == 0) mailbox_drain(w, &r);
     }
     for (int i = 0; i < SLOTS; i++)
-        if (slots[i].p) check_and_free(w, slots[i].p, slots[i].size, 0);
+        if (slots[i].p) check_and_free(w, slots[i].p, slots[i].size, 0, slots[i].reallocated);
     hak_free(slots);
     // Nobody sends after this barrier; every owner is still alive until the second one, so each
     // cross-thread free below is a remote free to a live owner.
@@ -237,10 +243,13 @@ static void run_churn(long iters, uint64_t seed_base) {
     if (atomic_load(&errors)) fail_msg("%d errors; first: %s", atomic_load(&errors), first_error);
 
     uint64_t allocs[4] = {0}, frees[4] = {0}, moved_in[4] = {0}, moved_out[4] = {0}, cross = 0;
+    uint64_t plain[4] = {0}, all_frees = 0, counted_frees = after.grow_frees - before.grow_frees;
     for (int i = 0; i < NTHREADS; i++) {
         for (int f = 0; f < 4; f++) {
             allocs[f] += workers[i].allocs[f];
             frees[f] += workers[i].frees[f];
+            plain[f] += workers[i].plain_frees[f];
+            all_frees += workers[i].frees[f];
             moved_in[f] += workers[i].realloc_in[f];
             moved_out[f] += workers[i].realloc_out[f];
         }
@@ -256,14 +265,23 @@ static void run_churn(long iters, uint64_t seed_base) {
         if (da < allocs[f])
             fail_msg("frontend %d: stats count %llu allocs, the test made %llu", f,
                      (unsigned long long)da, (unsigned long long)allocs[f]);
-        if (df < frees[f])
-            fail_msg("frontend %d: stats count %llu frees, the test made %llu", f,
-                     (unsigned long long)df, (unsigned long long)frees[f]);
+        counted_frees += df;
+        if (df < plain[f])
+            fail_msg("frontend %d: stats count %llu frees, the test made %llu of blocks no "
+                     "realloc made", f, (unsigned long long)df, (unsigned long long)plain[f]);
         // Everything the test allocated is freed; only the C library's own few blocks (thread
         // start-up, stdio), in builds where malloc is hakmem, may still be live.
         if (da > df + 64)
             fail_msg("frontend %d: %llu more allocs than frees", f, (unsigned long long)(da - df));
     }
+    // A block a realloc made is in its size's frontend or in a grow region.
+    if (counted_frees < all_frees)
+        fail_msg("stats count %llu frees in the frontends and grow regions, the test made %llu",
+                 (unsigned long long)counted_frees, (unsigned long long)all_frees);
+    uint64_t grow_placed = after.grow_placed - before.grow_placed;
+    if (grow_placed > after.grow_frees - before.grow_frees + 64)
+        fail_msg("%llu blocks placed in grow regions, %llu freed", (unsigned long long)grow_placed,
+                 (unsigned long long)(after.grow_frees - before.grow_frees));
     assert_true(allocs[0] > 0 && allocs[1] > 0 && allocs[2] > 0 && allocs[3] > 0);
     // Blocks freed by another thread sit in that thread's cache (where it may reuse them) until
     // a drain sends them back to their slabs' remote queues: some must have gone that way.
