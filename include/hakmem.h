@@ -62,6 +62,8 @@ typedef struct {
     // Grow regions (one per thread that grew a block by realloc): blocks realloc moved there, the
     // reallocs that then resized one in place, and frees of such blocks (by any thread).
     uint64_t grow_regions, grow_placed, grow_in_place, grow_frees;
+    uint64_t depot_bytes;      // free blocks waiting in the batch depots between threads' caches
+    uint64_t idle_collections; // passes of the purger over the slabs of heaps whose thread was idle
 } hak_stats_t;
 
 void hak_stats_get(hak_stats_t *out);

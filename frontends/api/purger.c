@@ -24,6 +24,8 @@ static void *purger_main(void *arg) {
     struct timespec ts = {interval_ms / 1000, (interval_ms % 1000) * 1000000};
     for (;;) {
         nanosleep(&ts, NULL);
+        heap_flush_depots(false);
+        heap_collect_idle(false);
         heap_release_idle_spares(false);
         heap_reclaim_abandoned(false);
         heap_expire_segments(false);

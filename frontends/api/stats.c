@@ -26,6 +26,7 @@ static void memory_bytes(const heap_stats_t *hs, hak_stats_t *out) {
     out->bytes_mapped = LOAD(segment_stats.bytes_mapped) + LOAD(os_direct_stats.bytes_mapped) -
                         out->bytes_unmapped;
     out->thread_cache_bytes = hs->thread_cache_bytes;
+    out->depot_bytes = hs->depot_bytes;
     out->spare_slab_bytes = hs->spare_slab_bytes;
     // Huge side: live blocks and the page_arena's hot spans (its warm ones are decommitted).
     heap_grow_stats_t gs;
@@ -68,6 +69,7 @@ HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
     out->segments_mapped = LOAD(segment_stats.mapped);
     out->segments_purged = LOAD(segment_stats.purged);
     out->purger_ticks = purger_tick_count();
+    out->idle_collections = hs.idle_collections;
     memory_bytes(&hs, out);
 }
 
@@ -115,10 +117,14 @@ HAK_EXPORT void hak_stats_print(void) {
             LOAD(segment_stats.bytes_mapped), LOAD(segment_stats.bytes_purged));
     hak_log("grow_region regions=%" PRIu64 " placed=%" PRIu64 " in_place=%" PRIu64 " frees=%" PRIu64,
             m.grow_regions, m.grow_placed, m.grow_in_place, m.grow_frees);
+    hak_log("batch_depot bytes=%" PRIu64 " puts=%" PRIu64 " takes=%" PRIu64 " refused=%" PRIu64
+            " flushed=%" PRIu64 " idle_collections=%" PRIu64,
+            m.depot_bytes, hs.depot_puts, hs.depot_takes, hs.depot_refused, hs.depot_flushed,
+            hs.idle_collections);
     hak_log("memory mapped=%" PRIu64 " committed=%" PRIu64 " thread_caches=%" PRIu64
-            " spare_slabs=%" PRIu64 " unmapped=%" PRIu64,
-            m.bytes_mapped, m.committed_bytes, m.thread_cache_bytes, m.spare_slab_bytes,
-            m.bytes_unmapped);
+            " depots=%" PRIu64 " spare_slabs=%" PRIu64 " unmapped=%" PRIu64,
+            m.bytes_mapped, m.committed_bytes, m.thread_cache_bytes, m.depot_bytes,
+            m.spare_slab_bytes, m.bytes_unmapped);
 }
 
 __attribute__((destructor)) static void hak_stats_at_exit(void) {

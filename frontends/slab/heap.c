@@ -1,8 +1,10 @@
 #include "heap.h"
 
+#include "batch_depot.h"
 #include "grow.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stddef.h>
 
 __thread hak_heap_t *hak_tls_heap = &hak_heap_empty;
@@ -13,6 +15,12 @@ static hak_lock_t heaps_lock = HAK_LOCK_INIT; // guards all_heaps and free_heaps
 static hak_heap_t *all_heaps, *free_heaps;
 // Remote frees by threads that never allocated (they have no heap to count them in).
 static _Atomic uint64_t heapless_remote_frees[HAK_NCLASSES];
+
+// Tiny and mid classes pass whole batches between threads through one depot per class, bounded
+// to DEPOT_BYTES of blocks (at most BATCH_DEPOT_MAX batches).
+#define DEPOT_CLASSES (HAK_TINY_CLASSES + HAK_MID_CLASSES)
+#define DEPOT_BYTES (1024 * HAK_KiB)
+static batch_depot_t depots[DEPOT_CLASSES];
 
 #define container_of(p, type, field) ((type *)((char *)(p) - offsetof(type, field)))
 
@@ -45,6 +53,31 @@ static void list_remove(heap_bin_t *bin, hak_slab_t *s) {
     else *head = s->next;
     if (s->next != NULL) s->next->prev = s->prev;
     s->prev = s->next = NULL;
+}
+
+// ---- who works on a heap's slabs ----------------------------------------------------------------
+// The owner, on its slow paths; or the purger, on a heap whose thread has gone idle (it collects
+// the remote frees waiting in its slabs and releases the slabs that are then empty, which an idle
+// owner never would). `maint` says which; the owner's fast paths touch only its caches and never
+// take it.
+enum { MAINT_NOBODY, MAINT_OWNER, MAINT_PURGER };
+
+static void heap_enter(hak_heap_t *h) {
+    uint32_t nobody = MAINT_NOBODY;
+    // acquire: the purger's work on the slabs happens before the owner's.
+    while (!atomic_compare_exchange_weak_explicit(&h->maint, &nobody, MAINT_OWNER,
+                                                  memory_order_acquire, memory_order_relaxed)) {
+        nobody = MAINT_NOBODY;
+        sched_yield(); // the purger holds it for one pass over the heap's slabs
+    }
+}
+
+static void heap_leave(hak_heap_t *h) {
+    // relaxed: a count the purger compares between its passes; only the owner writes it.
+    atomic_store_explicit(&h->slow_paths, atomic_load_explicit(&h->slow_paths, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+    // release: the next one to enter (owner or purger) sees this one's work on the slabs.
+    atomic_store_explicit(&h->maint, MAINT_NOBODY, memory_order_release);
 }
 
 // ---- slabs -------------------------------------------------------------------------------------
@@ -312,6 +345,13 @@ static uint32_t heap_next_refill_batch(heap_cache_t *c, unsigned cls) {
 static void *heap_refill(hak_heap_t *h, unsigned cls) {
     heap_bin_t *bin = &h->bins[cls];
     tc_t *cache = &h->cache[cls].tc;
+    depot_batch_t batch;
+    if (cls < DEPOT_CLASSES && batch_depot_take(&depots[cls], &batch)) {
+        tc_fill(cache, batch.first, batch.n); // the cache is empty: O(1)
+        h->stats[cls].refills++;
+        h->stats[cls].refilled_blocks += batch.n;
+        return tc_pop(cache);
+    }
     uint32_t want = heap_next_refill_batch(&h->cache[cls], cls), got = 0;
     // Gather from the current slab, then the next ones, until the batch is complete: a slab that
     // gets its blocks back a few at a time (remote frees, drains) would otherwise make every
@@ -347,9 +387,13 @@ static void heap_on_thread_exit(void *arg);
 
 static hak_heap_t *heap_create(void) {
     hak_init();
+    // `live` is set under the lock: the purger and statistics read it under the lock.
     hak_lock(&heaps_lock);
     hak_heap_t *h = free_heaps;
-    if (h != NULL) free_heaps = h->next_free;
+    if (h != NULL) {
+        free_heaps = h->next_free;
+        h->live = true;
+    }
     hak_unlock(&heaps_lock);
     if (h == NULL) {
         h = hak_os_reserve_aligned(sizeof(hak_heap_t), hak_os_page_size());
@@ -358,9 +402,9 @@ static hak_heap_t *heap_create(void) {
         hak_lock(&heaps_lock);
         h->next_all = all_heaps;
         all_heaps = h;
+        h->live = true;
         hak_unlock(&heaps_lock);
     }
-    h->live = true;
     hak_tls_heap = h;
     hak_thread_set_exit_arg(h); // may allocate (late pthread keys): the heap is already in place
     return h;
@@ -413,7 +457,8 @@ static void remote_batch_add(remote_batch_t *rb, unsigned cls, hak_slab_t *s, vo
     rb->n++;
 }
 
-// Return up to n blocks of a class's cache to their slabs.
+// Return up to n blocks of a class's cache to their slabs: the heap's own directly, other heaps'
+// through their slabs' remote queues.
 static void heap_drain_n(hak_heap_t *h, unsigned cls, uint32_t n) {
     tc_t *cache = &h->cache[cls].tc;
     remote_batch_t rb;
@@ -432,6 +477,29 @@ static void heap_drain_n(hak_heap_t *h, unsigned cls, uint32_t n) {
     remote_batch_flush(&rb, cls);
     h->stats[cls].drained_blocks += done;
     h->stats[cls].remote_frees += remote;
+}
+
+// A batch off the cache, as it is (no block is looked at but to link it), into the class's
+// depot, where the next thread that runs dry takes it. False if the depot is full.
+static bool heap_drain_to_depot(hak_heap_t *h, unsigned cls) {
+    batch_depot_t *d = &depots[cls];
+    if (!batch_depot_has_room(d)) return false;
+    tc_t *cache = &h->cache[cls].tc;
+    uint32_t want = size_class_batch(cls), n = 0;
+    void *first = NULL, *last = NULL, *b;
+    for (; n < want && (b = tc_pop(cache)) != NULL; n++) {
+        if (last != NULL) *(void **)last = b;
+        else first = b;
+        last = b;
+    }
+    if (n == 0) return true;
+    *(void **)last = NULL;
+    if (!batch_depot_put(d, first, last, n)) {
+        tc_fill(cache, first, n); // filled up meanwhile: back where they were
+        return false;
+    }
+    h->stats[cls].drained_blocks += n;
+    return true;
 }
 
 // Release the heap's empty slabs; the others are abandoned (abandon) or kept.
@@ -489,7 +557,9 @@ bool heap_release_idle_spares(bool all) {
 static void heap_on_thread_exit(void *arg) {
     hak_heap_t *h = arg;
     if (hak_tls_heap == h) hak_tls_heap = &hak_heap_empty;
+    heap_enter(h);
     heap_release_slabs(h, true);
+    heap_leave(h);
     heap_grow_exit(h);
     hak_lock(&heaps_lock);
     h->live = false;
@@ -530,21 +600,106 @@ HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
         errno = ENOMEM;
         return NULL;
     }
+    heap_enter(h);
     heap_tick(h);
     // The fresh heap's cache may already hold blocks if heap_create's bookkeeping allocated.
     void *b = tc_pop(&h->cache[cls].tc);
     if (b == NULL) b = heap_refill(h, cls);
-    if (b == NULL) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    h->cache[cls].allocs++;
+    if (b != NULL) h->cache[cls].allocs++;
+    heap_leave(h);
+    if (b == NULL) errno = ENOMEM;
     return b;
 }
 
 HAK_NOINLINE void heap_drain(hak_heap_t *h, unsigned cls) {
+    heap_enter(h);
     h->stats[cls].drains++;
-    heap_drain_n(h, cls, size_class_batch(cls));
+    if (cls >= DEPOT_CLASSES || !heap_drain_to_depot(h, cls)) heap_drain_n(h, cls, size_class_batch(cls));
+    heap_leave(h);
+}
+
+// Give the blocks of idle depots (no put or take since the last call; all of them when `all`)
+// back to their slabs, so that slabs can empty. Any thread may call it.
+static _Atomic uint64_t idle_collections; // statistics only
+
+// The purger's pass over a heap whose thread allocated nothing since the last pass: collect the
+// remote frees its slabs were sent (flagged by remote_hint) and release the slabs that are then
+// empty; the current slab of a class stays. Skipped if the owner is on a slow path right now.
+static bool heap_collect_if_idle(hak_heap_t *h, bool all) {
+    uint64_t seen = atomic_load_explicit(&h->slow_paths, memory_order_relaxed);
+    bool idle = seen == h->purger_seen_slow_paths;
+    h->purger_seen_slow_paths = seen;
+    if (!idle && !all) return false;
+    uint32_t nobody = MAINT_NOBODY;
+    // acquire: as in heap_enter.
+    if (!atomic_compare_exchange_strong_explicit(&h->maint, &nobody, MAINT_PURGER,
+                                                 memory_order_acquire, memory_order_relaxed))
+        return false;
+    bool released = false;
+    atomic_fetch_add_explicit(&idle_collections, 1, memory_order_relaxed);
+    for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
+        if (atomic_load_explicit(&h->remote_hint[cls], memory_order_relaxed) == 0) continue;
+        // acquire: pairs with the release of the thread that pushed and set the hint.
+        atomic_exchange_explicit(&h->remote_hint[cls], 0, memory_order_acquire);
+        heap_bin_t *bin = &h->bins[cls];
+        hak_slab_t *lists[2] = {bin->partial, bin->full}, *next;
+        for (int i = 0; i < 2; i++) {
+            for (hak_slab_t *s = lists[i]; s != NULL; s = next) {
+                next = s->next;
+                if (remote_queue_is_empty(&s->remote)) continue;
+                heap_collect_remote(h, s);
+                if (s->used == 0) {
+                    list_remove(bin, s);
+                    slab_release(s);
+                    released = true;
+                } else if (s->list == SLAB_FULL) {
+                    list_remove(bin, s);
+                    list_push(bin, s, SLAB_PARTIAL);
+                }
+            }
+        }
+        if (bin->cur != NULL) heap_collect_remote(h, bin->cur);
+    }
+    // release: as in heap_leave (the purger's pass is not counted as the owner's activity).
+    atomic_store_explicit(&h->maint, MAINT_NOBODY, memory_order_release);
+    return released;
+}
+
+// Every live heap that has gone idle (all: every live heap) gets the purger's pass.
+bool heap_collect_idle(bool all) {
+    bool released = false;
+    hak_lock(&heaps_lock);
+    for (hak_heap_t *h = all_heaps; h != NULL; h = h->next_all)
+        if (h->live && heap_collect_if_idle(h, all)) released = true;
+    hak_unlock(&heaps_lock);
+    return released;
+}
+
+bool heap_flush_depots(bool all) {
+    static _Atomic uint64_t seen[DEPOT_CLASSES]; // puts + takes at the previous call
+    bool flushed = false;
+    for (unsigned cls = 0; cls < DEPOT_CLASSES; cls++) {
+        batch_depot_t *d = &depots[cls];
+        if (batch_depot_blocks(d) == 0) continue;
+        uint64_t use = atomic_load_explicit(&d->stats.puts, memory_order_relaxed) +
+                       atomic_load_explicit(&d->stats.takes, memory_order_relaxed);
+        // relaxed: a hint between calls; a race only flushes one round early or late.
+        uint64_t before = atomic_exchange_explicit(&seen[cls], use, memory_order_relaxed);
+        if (!all && use != before) continue;
+        depot_batch_t batches[BATCH_DEPOT_MAX];
+        uint32_t n = batch_depot_take_all(d, batches);
+        remote_batch_t rb;
+        rb.n = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            for (void *b = batches[i].first, *next; b != NULL; b = next) {
+                next = *(void **)b;
+                remote_batch_add(&rb, cls, segment_slab_of((hak_segment_t *)segment_header_of(b), b), b);
+            }
+        }
+        remote_batch_flush(&rb, cls);
+        if (n > 0) flushed = true;
+    }
+    return flushed;
 }
 
 // An invalid pointer, or a free by a thread without a heap: straight to the slab's remote queue.
@@ -559,8 +714,10 @@ HAK_NOINLINE void heap_free_slow(hak_slab_t *s, void *p) {
 void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p) {
     if (tc_contains(&h->cache[s->cls].tc, p)) hak_fatal("free(): double free %p", p);
     if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h) return; // not ours to walk
+    heap_enter(h);
     for (void *b = s->free; b != NULL; b = *(void **)b)
         if (b == p) hak_fatal("free(): double free %p", p);
+    heap_leave(h);
 }
 #endif
 
@@ -590,7 +747,15 @@ bool heap_reclaim_abandoned(bool all) {
 bool heap_trim(void) {
     bool released = false;
     hak_heap_t *h = hak_tls_heap;
-    if (h != &hak_heap_empty) released = heap_release_slabs(h, false) | heap_grow_purge(h, true);
+    // Depots first: the blocks they send back are collected by the passes below.
+    if (heap_flush_depots(true)) released = true;
+    if (heap_collect_idle(true)) released = true;
+    if (h != &hak_heap_empty) {
+        heap_enter(h);
+        if (heap_release_slabs(h, false)) released = true;
+        heap_leave(h);
+        if (heap_grow_purge(h, true)) released = true;
+    }
     if (heap_reclaim_abandoned(true)) released = true;
     if (heap_release_idle_spares(true)) released = true;
     if (heap_expire_segments(true)) released = true;
@@ -603,6 +768,7 @@ bool heap_trim(void) {
 void heap_fork_prepare(void) {
     hak_lock(&heaps_lock);
     heap_grow_fork_prepare();
+    for (unsigned c = 0; c < DEPOT_CLASSES; c++) batch_depot_lock(&depots[c]);
 #if HAK_LRU
     lru_lock(&segment_lru);
 #endif
@@ -613,6 +779,7 @@ void heap_fork_parent(void) {
 #if HAK_LRU
     lru_unlock(&segment_lru);
 #endif
+    for (unsigned c = 0; c < DEPOT_CLASSES; c++) batch_depot_unlock(&depots[c]);
     heap_grow_fork_parent();
     hak_unlock(&heaps_lock);
 }
@@ -621,6 +788,7 @@ void heap_fork_child(void) {
 #if HAK_LRU
     lru_reset_lock(&segment_lru);
 #endif
+    for (unsigned c = 0; c < DEPOT_CLASSES; c++) batch_depot_reset_lock(&depots[c]);
     heap_grow_fork_child();
     hak_lock_reset(&heaps_lock);
 }
@@ -639,6 +807,10 @@ void hak_init(void) {
         lru_init(&segment_lru, (size_t)hak_options.lru_max_segments,
                  (size_t)hak_options.lru_max_mb * HAK_MiB, decay < 0 ? UINT64_MAX : (uint64_t)decay);
 #endif
+        for (unsigned c = 0; c < DEPOT_CLASSES; c++) {
+            uint32_t batch_bytes = size_class_batch(c) * hak_class_size[c];
+            batch_depot_init(&depots[c], (uint32_t)(DEPOT_BYTES / batch_bytes));
+        }
         if (!hak_thread_exit_hook_install(heap_on_thread_exit))
             hak_log("no thread-exit hook: caches of exiting threads stay with their slabs");
         atomic_store_explicit(&init_done, 1, memory_order_release);
@@ -729,4 +901,13 @@ void heap_stats_sum(heap_stats_t *out) {
     out->lru_expired = atomic_load_explicit(&segment_lru.stats.expired, memory_order_relaxed);
 #endif
     for (unsigned f = 0; f < FRONTENDS; f++) out->remote_pushes += out->remote_frees[f];
+    out->idle_collections = atomic_load_explicit(&idle_collections, memory_order_relaxed);
+    for (unsigned c = 0; c < DEPOT_CLASSES; c++) {
+        batch_depot_t *d = &depots[c];
+        out->depot_bytes += (uint64_t)batch_depot_blocks(d) * hak_class_size[c];
+        out->depot_puts += atomic_load_explicit(&d->stats.puts, memory_order_relaxed);
+        out->depot_takes += atomic_load_explicit(&d->stats.takes, memory_order_relaxed);
+        out->depot_refused += atomic_load_explicit(&d->stats.refused, memory_order_relaxed);
+        out->depot_flushed += atomic_load_explicit(&d->stats.flushed, memory_order_relaxed);
+    }
 }

@@ -62,6 +62,9 @@ typedef struct hak_heap {
     uint32_t tick_skip; // slow paths since the clock was last read
     uint64_t tick_allocs[HAK_NCLASSES];
     bool live;
+    _Atomic uint32_t maint;           // who works on the slabs now: nobody, the owner or the purger
+    _Atomic uint64_t slow_paths;      // the owner's slow paths so far (heap_leave counts them)
+    uint64_t purger_seen_slow_paths;  // the purger's: slow_paths at its last pass
     struct grow_region *grow;  // where realloc grows blocks in place (grow.h); NULL until needed
     uint64_t grow_tick_placed; // its count of placed blocks at the last tick
 } hak_heap_t;
@@ -120,6 +123,13 @@ bool heap_reclaim_abandoned(bool all);
 // Any thread may call it.
 bool heap_release_idle_spares(bool all);
 
+// The purger's pass over idle heaps (all: every live heap): collect the remote frees waiting in
+// their slabs, release the slabs that are then empty. Any thread but an owner on its slow path.
+bool heap_collect_idle(bool all);
+
+// Give the blocks of depots idle since the last call (all: every depot) back to their slabs.
+bool heap_flush_depots(bool all);
+
 // Give everything free back: the calling thread's caches, empty slabs (its own and abandoned
 // ones) and empty segments. Returns true if a slab or segment was released.
 bool heap_trim(void);
@@ -137,6 +147,9 @@ typedef struct {
     uint64_t lru_inserted, lru_hits, lru_evicted, lru_expired; // all 0 without the lru box
     uint64_t thread_cache_bytes, spare_slab_bytes;
     uint64_t committed_bytes; // upper bound of resident slab segment bytes
+    uint64_t idle_collections; // the purger's passes over idle heaps' slabs
+    uint64_t depot_puts, depot_takes, depot_refused, depot_flushed; // batches, all depots
+    uint64_t depot_bytes;      // free blocks waiting in the batch depots
 } heap_stats_t;
 void heap_stats_sum(heap_stats_t *out);
 

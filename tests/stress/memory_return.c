@@ -120,25 +120,30 @@ static void test_thread_generations_leave_nothing_behind(void **state) {
 #endif
     run_generation(0);
     long first = rss_kb();
-    long highest = first;
+    // The first generations set the level (caches, depots and slabs in circulation); the rest must
+    // not climb above it.
+    const unsigned warm = 10;
+    long warm_highest = first, highest = first;
     for (unsigned g = 1; g < generations; g++) {
         run_generation(g);
         long now = rss_kb();
+        if (g < warm && now > warm_highest) warm_highest = now;
         if (now > highest) highest = now;
     }
     // What the generations left behind, once the purge delay has passed.
     long last = wait_rss_below(first + 4 * 1024);
     hak_stats_t st;
     hak_stats_get(&st);
-    print_message("rss after 1 generation %ld KiB, highest %ld KiB, after %u and the purge delay: "
-                  "%ld KiB; %llu slabs abandoned, %llu adopted\n",
-                  first, highest, generations, last, (unsigned long long)st.slabs_abandoned,
+    print_message("rss after 1 generation %ld KiB, highest %ld KiB (%ld in the first %u), after %u "
+                  "and the purge delay: %ld KiB; %llu slabs abandoned, %llu adopted\n",
+                  first, highest, warm_highest, warm, generations, last,
+                  (unsigned long long)st.slabs_abandoned,
                   (unsigned long long)st.slabs_adopted);
     // Exited threads' heaps are reused and their slabs drained: nothing grows with the number of
     // generations (the seeds' allocator went from 566 MB to 1.7 GB in such a loop).
     if (RSS_MEANINGFUL) {
         assert_true(last <= first + 4 * 1024);
-        assert_true(highest <= 4 * first);
+        assert_true(highest <= 2 * warm_highest);
     }
 }
 
