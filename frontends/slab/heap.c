@@ -298,7 +298,9 @@ static hak_slab_t *heap_claim_slab(hak_heap_t *h, unsigned cls) {
     sp_link_t *link = shared_pool_adopt(pool, cls);
     if (link != NULL) {
         hak_slab_t *s = container_of(link, hak_slab_t, pool_link);
-        atomic_store_explicit(&s->owner, h, memory_order_relaxed);
+        // release: pairs with remote_push's acquire; a thread still holding one of the slab's
+        // blocks may read the new owner and write its hint (into a heap it has never seen made).
+        atomic_store_explicit(&s->owner, h, memory_order_release);
         heap_collect_remote(h, s);
         return s;
     }
@@ -315,7 +317,7 @@ static hak_slab_t *heap_claim_slab(hak_heap_t *h, unsigned cls) {
     }
     slab_format(seg, (unsigned)slot, cls, hak_class_size[cls]);
     hak_slab_t *s = segment_slab(seg, (unsigned)slot);
-    atomic_store_explicit(&s->owner, h, memory_order_relaxed);
+    atomic_store_explicit(&s->owner, h, memory_order_release); // as above
     return s;
 }
 
@@ -430,7 +432,9 @@ static void remote_push(hak_slab_t *s, unsigned cls, void *first, void *last) {
     // Read before the push: once the blocks are in the queue the owner may collect them, empty
     // the slab and hand it to another class. A stale owner only gets a spurious hint (heaps are
     // never unmapped).
-    hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
+    // acquire: pairs with the release that made the owner (the heap's making happens before the
+    // hint written into it below).
+    hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
     bool was_empty = remote_queue_push_chain(&s->remote, first, last);
     // release (both): whoever acquires the hint or the flag then sees the pushed blocks.
     if (owner == NULL) atomic_store_explicit(&abandoned_freed, true, memory_order_release);
