@@ -18,7 +18,9 @@ static _Atomic uint64_t heapless_remote_frees[HAK_NCLASSES];
 
 // Tiny and mid classes pass whole batches between threads through one depot per class, bounded
 // to DEPOT_BYTES of blocks (at most BATCH_DEPOT_MAX batches).
+// The variant without a thread cache uses none: its batches would be single blocks.
 #define DEPOT_CLASSES (HAK_TINY_CLASSES + HAK_MID_CLASSES)
+#define DEPOT_ON (HAK_THREAD_CACHE != HAK_THREAD_CACHE_NONE)
 #define DEPOT_BYTES (1024 * HAK_KiB)
 static batch_depot_t depots[DEPOT_CLASSES];
 
@@ -348,7 +350,7 @@ static void *heap_refill(hak_heap_t *h, unsigned cls) {
     heap_bin_t *bin = &h->bins[cls];
     tc_t *cache = &h->cache[cls].tc;
     depot_batch_t batch;
-    if (cls < DEPOT_CLASSES && batch_depot_take(&depots[cls], &batch)) {
+    if (DEPOT_ON && cls < DEPOT_CLASSES && batch_depot_take(&depots[cls], &batch)) {
         tc_fill(cache, batch.first, batch.n); // the cache is empty: O(1)
         h->stats[cls].refills++;
         h->stats[cls].refilled_blocks += batch.n;
@@ -436,6 +438,14 @@ static void remote_push(hak_slab_t *s, unsigned cls, void *first, void *last) {
     // hint written into it below).
     hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
     bool was_empty = remote_queue_push_chain(&s->remote, first, last);
+    // The owner may have exited between the read and the push, abandoning the slab after its last
+    // collection: look again. The fence pairs with the abandoning thread's fence between its store
+    // of NULL and its look at the queue: one of the two sees the other's write, so a slab is
+    // never left abandoned with blocks nobody announced. (relaxed load: the fence orders it.)
+    if (owner != NULL) {
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load_explicit(&s->owner, memory_order_relaxed) == NULL) owner = NULL;
+    }
     // release (both): whoever acquires the hint or the flag then sees the pushed blocks.
     if (owner == NULL) atomic_store_explicit(&abandoned_freed, true, memory_order_release);
     else if (was_empty) atomic_store_explicit(&owner->remote_hint[cls], 1, memory_order_release);
@@ -528,8 +538,12 @@ static bool heap_release_slabs(hak_heap_t *h, bool abandon) {
                     list_remove(bin, s);
                     s->list = SLAB_ABANDONED;
                     // release: the adopter (through the pool's lock) and remote freers see the
-                    // slab's final state.
+                    // slab's final state. The fence: a push that raced with the last collection
+                    // is seen here, or sees the NULL (remote_push has the other fence).
                     atomic_store_explicit(&s->owner, NULL, memory_order_release);
+                    atomic_thread_fence(memory_order_seq_cst);
+                    if (!remote_queue_is_empty(&s->remote))
+                        atomic_store_explicit(&abandoned_freed, true, memory_order_release);
                     shared_pool_abandon(&hak_pools[slab_segment(s)->kind], cls, &s->pool_link);
                 }
             }
@@ -618,7 +632,8 @@ HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
 HAK_NOINLINE void heap_drain(hak_heap_t *h, unsigned cls) {
     heap_enter(h);
     h->stats[cls].drains++;
-    if (cls >= DEPOT_CLASSES || !heap_drain_to_depot(h, cls)) heap_drain_n(h, cls, size_class_batch(cls));
+    if (!DEPOT_ON || cls >= DEPOT_CLASSES || !heap_drain_to_depot(h, cls))
+        heap_drain_n(h, cls, size_class_batch(cls));
     heap_leave(h);
 }
 
