@@ -2,14 +2,20 @@
 #include "platform.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
 size_t hak_os_page_size(void) {
-    static size_t page;
-    if (HAK_UNLIKELY(page == 0)) page = (size_t)sysconf(_SC_PAGESIZE);
-    return page;
+    static _Atomic size_t page;
+    // relaxed: every thread that finds it unset stores the same value.
+    size_t p = atomic_load_explicit(&page, memory_order_relaxed);
+    if (HAK_UNLIKELY(p == 0)) {
+        p = (size_t)sysconf(_SC_PAGESIZE);
+        atomic_store_explicit(&page, p, memory_order_relaxed);
+    }
+    return p;
 }
 
 static void *os_map(size_t size) {
