@@ -472,55 +472,44 @@ static void remote_batch_add(remote_batch_t *rb, unsigned cls, hak_slab_t *s, vo
 }
 
 // Return up to n blocks of a class's cache to their slabs: the heap's own directly, other heaps'
-// through their slabs' remote queues.
-static void heap_drain_n(hak_heap_t *h, unsigned cls, uint32_t n) {
+// through their slabs' remote queues; with `to_depot`, other heaps' blocks that come to half the
+// batch or more go as one batch into the class's depot instead.
+static void heap_drain_n(hak_heap_t *h, unsigned cls, uint32_t n, bool to_depot) {
     tc_t *cache = &h->cache[cls].tc;
-    remote_batch_t rb;
-    rb.n = 0;
-    uint32_t done = 0, remote = 0;
+    uint32_t done = 0, foreign = 0;
+    void *first = NULL, *last = NULL;
     for (void *b; done < n && (b = tc_pop(cache)) != NULL; done++) {
         hak_slab_t *s = segment_slab_of((hak_segment_t *)segment_header_of(b), b);
         // relaxed: only this thread makes a slab's owner h, so "== h" cannot be stale.
         if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h) {
             slab_free_local(h, s, b);
         } else {
-            remote_batch_add(&rb, cls, s, b);
-            remote++;
+            *(void **)b = first;
+            first = b;
+            if (last == NULL) last = b;
+            foreign++;
         }
     }
-    remote_batch_flush(&rb, cls);
     h->stats[cls].drained_blocks += done;
-    h->stats[cls].remote_frees += remote;
-}
-
-// A batch off the cache, as it is (no block is looked at but to link it), into the class's
-// depot, where the next thread that runs dry takes it. False if the depot is full.
-static bool heap_drain_to_depot(hak_heap_t *h, unsigned cls) {
-    batch_depot_t *d = &depots[cls];
-    if (!batch_depot_has_room(d)) return false;
-    tc_t *cache = &h->cache[cls].tc;
-    uint32_t want = size_class_batch(cls), n = 0;
-    void *first = NULL, *last = NULL, *b;
-    for (; n < want && (b = tc_pop(cache)) != NULL; n++) {
-        if (last != NULL) *(void **)last = b;
-        else first = b;
-        last = b;
+    if (foreign == 0) return;
+    if (to_depot && 2 * foreign >= n && batch_depot_has_room(&depots[cls]) &&
+        batch_depot_put(&depots[cls], first, last, foreign))
+        return;
+    remote_batch_t rb;
+    rb.n = 0;
+    for (void *b = first, *next; b != NULL; b = next) {
+        next = *(void **)b;
+        remote_batch_add(&rb, cls, segment_slab_of((hak_segment_t *)segment_header_of(b), b), b);
     }
-    if (n == 0) return true;
-    *(void **)last = NULL;
-    if (!batch_depot_put(d, first, last, n)) {
-        tc_fill(cache, first, n); // filled up meanwhile: back where they were
-        return false;
-    }
-    h->stats[cls].drained_blocks += n;
-    return true;
+    remote_batch_flush(&rb, cls);
+    h->stats[cls].remote_frees += foreign;
 }
 
 // Release the heap's empty slabs; the others are abandoned (abandon) or kept.
 static bool heap_release_slabs(hak_heap_t *h, bool abandon) {
     bool released = false;
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-        heap_drain_n(h, cls, UINT32_MAX);
+        heap_drain_n(h, cls, UINT32_MAX, false);
         if (abandon) h->cache[cls].refill_batch = 0; // the heap's next thread starts small again
         heap_bin_t *bin = &h->bins[cls];
         if (heap_release_spare(bin)) released = true;
@@ -603,7 +592,7 @@ static void heap_tick(hak_heap_t *h) {
         if (allocs == h->tick_allocs[c]) {
             if (tc_count(&h->cache[c].tc) > 0) {
                 h->stats[c].drains++;
-                heap_drain_n(h, c, UINT32_MAX);
+                heap_drain_n(h, c, UINT32_MAX, false);
             }
             heap_release_spare(&h->bins[c]);
         }
@@ -629,11 +618,46 @@ HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
     return b;
 }
 
+// A batch off the cache, as it is (no block is looked at but to link it), into the class's
+// depot, where the next thread that runs dry takes it. False if the depot is full.
+static bool heap_drain_to_depot(hak_heap_t *h, unsigned cls) {
+    batch_depot_t *d = &depots[cls];
+    if (!batch_depot_has_room(d)) return false;
+    tc_t *cache = &h->cache[cls].tc;
+    uint32_t want = size_class_batch(cls), n = 0;
+    void *first = NULL, *last = NULL, *b;
+    for (; n < want && (b = tc_pop(cache)) != NULL; n++) {
+        if (last != NULL) *(void **)last = b;
+        else first = b;
+        last = b;
+    }
+    if (n == 0) return true;
+    *(void **)last = NULL;
+    if (!batch_depot_put(d, first, last, n)) {
+        tc_fill(cache, first, n); // filled up meanwhile: back where they were
+        return false;
+    }
+    h->stats[cls].drained_blocks += n;
+    return true;
+}
+
+// Whether the block a drain would take first belongs to another heap's slab: the cache then holds
+// blocks other threads allocated (a server, a ring), and the whole batch goes to the depot as it
+// is; a thread churning its own blocks keeps them to itself (its depot traffic would only mix
+// blocks between threads that do not share).
+static bool cache_front_is_foreign(hak_heap_t *h, unsigned cls) {
+    void *b = tc_peek(&h->cache[cls].tc);
+    if (b == NULL) return false;
+    hak_slab_t *s = segment_slab_of((hak_segment_t *)segment_header_of(b), b);
+    return atomic_load_explicit(&s->owner, memory_order_relaxed) != h;
+}
+
 HAK_NOINLINE void heap_drain(hak_heap_t *h, unsigned cls) {
     heap_enter(h);
     h->stats[cls].drains++;
-    if (!DEPOT_ON || cls >= DEPOT_CLASSES || !heap_drain_to_depot(h, cls))
-        heap_drain_n(h, cls, size_class_batch(cls));
+    bool depot = DEPOT_ON && cls < DEPOT_CLASSES;
+    if (!(depot && cache_front_is_foreign(h, cls) && heap_drain_to_depot(h, cls)))
+        heap_drain_n(h, cls, size_class_batch(cls), depot);
     heap_leave(h);
 }
 

@@ -26,6 +26,8 @@ typedef unified_cache_t tc_t;
 HAK_INLINE void tc_init(tc_t *c, uint32_t cap) { unified_cache_init(c, cap); }
 HAK_INLINE void *tc_pop(tc_t *c) { return unified_cache_pop(c); }
 HAK_INLINE bool tc_push(tc_t *c, void *b) { return unified_cache_push(c, b); }
+// The block the next pop returns, or NULL.
+HAK_INLINE void *tc_peek(const tc_t *c) { return c->count ? c->slots[c->count - 1] : NULL; }
 // Relaxed atomic read: statistics may read another thread's count.
 HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
 // Add a NULL-terminated chain of n blocks (count + n <= cap).
@@ -51,6 +53,8 @@ typedef tls_sll_t tc_t;
 HAK_INLINE void tc_init(tc_t *c, uint32_t cap) { tls_sll_init(c, cap); }
 HAK_INLINE void *tc_pop(tc_t *c) { return tls_sll_pop(c); }
 HAK_INLINE bool tc_push(tc_t *c, void *b) { return tls_sll_push(c, b); }
+// The block the next pop returns, or NULL.
+HAK_INLINE void *tc_peek(const tc_t *c) { return c->head; }
 // Relaxed atomic read: statistics may read another thread's count.
 HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
 // Add a NULL-terminated chain of n blocks in front: O(1) into an empty cache (the chain becomes
