@@ -48,6 +48,7 @@ grow_block_t *grow_region_block(grow_region_t *r, const void *p) {
 }
 
 void *grow_region_alloc(grow_region_t *r, size_t size) {
+    if (size > grow_region_capacity(r)) return NULL;
     retreat(r);
     size_t n = grow_region_round(size);
     size_t room = r->size - r->top; // the last block may end at the region's end: room 0
@@ -68,6 +69,7 @@ void *grow_region_alloc(grow_region_t *r, size_t size) {
 }
 
 bool grow_region_resize(grow_region_t *r, void *p, size_t size) {
+    if (size > grow_region_capacity(r)) return false;
     grow_block_t *b = (grow_block_t *)p - 1;
     uint32_t off = offset_of(r, b);
     size_t n = grow_region_round(size);

@@ -74,7 +74,8 @@ HAK_INLINE bool grow_region_owned_by(grow_region_t *r, const void *owner) {
 // The header of p if p is a live block of r, else NULL (not a block start, or freed).
 grow_block_t *grow_region_block(grow_region_t *r, const void *p);
 
-// Owner: place a block of `size` bytes at the top (NULL when it does not fit).
+// Owner: place a block of `size` bytes at the top (NULL when it does not fit, or when size is
+// beyond the capacity; likewise the resizes return false).
 void *grow_region_alloc(grow_region_t *r, size_t size);
 
 // Owner: resize live block p (checked by grow_region_block) to `size` bytes without moving it.
@@ -82,6 +83,7 @@ void *grow_region_alloc(grow_region_t *r, size_t size);
 // region has room.
 bool grow_region_resize(grow_region_t *r, void *p, size_t size);
 
+// Callers check n against the capacity first: near SIZE_MAX the rounding would wrap.
 HAK_INLINE size_t grow_region_round(size_t n) { return n == 0 ? 16 : (n + 15) & ~(size_t)15; }
 
 // Owner only: counters no other thread writes (a plain increment, read relaxed by statistics).
@@ -102,7 +104,8 @@ HAK_INLINE bool grow_region_resize_last(grow_region_t *r, void *p, size_t size) 
     grow_block_t *b = (grow_block_t *)p - 1;
     uint32_t off = (uint32_t)((uintptr_t)b - (uintptr_t)r);
     // relaxed: the owner's own block; a free by another thread is a use-after-free anyway.
-    if (off != r->last || atomic_load_explicit(&b->state, memory_order_relaxed) != GROW_LIVE)
+    if (off != r->last || atomic_load_explicit(&b->state, memory_order_relaxed) != GROW_LIVE ||
+        size > grow_region_capacity(r))
         return false;
     size_t n = grow_region_round(size);
     if (n > (size_t)r->size - off - GROW_BLOCK_HEADER) return false; // off is a block's: no wrap

@@ -37,7 +37,6 @@ void *heap_grow_alloc(size_t size) {
     hak_heap_t *h = hak_tls_heap;
     if (h == &hak_heap_empty) return NULL;
     if (h->grow == NULL && (h->grow = region_create(h)) == NULL) return NULL;
-    if (size > grow_region_capacity(h->grow)) return NULL;
     return grow_region_alloc(h->grow, size);
 }
 

@@ -1,6 +1,7 @@
 // realloc's grow regions through the hak_ API: a block that keeps growing stays where it is, its
 // bytes survive every step, and regions behave across threads (frees and reallocs by threads that
 // do not own the region, owners that exit with live blocks) and across fork.
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,6 +73,22 @@ static void test_chain_grows_in_place(void **state) {
     assert_int_equal(after.grow_frees - before.grow_frees, 21);
     assert_true(after.grow_in_place - before.grow_in_place > 21 * 50);
 #endif
+}
+
+static void test_impossible_growth_fails(void **state) {
+    (void)state;
+    unsigned moves;
+    unsigned char *p = grow_chain(5000, 21, &moves);
+    size_t usable = hak_malloc_usable_size(p);
+    size_t sizes[] = {SIZE_MAX, SIZE_MAX - 8, SIZE_MAX / 2};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        errno = 0;
+        assert_null(hak_realloc(p, sizes[i]));
+        assert_int_equal(errno, ENOMEM);
+        assert_int_equal(hak_malloc_usable_size(p), usable); // p untouched
+        expect_bytes(p, 5000, 21);
+    }
+    hak_free(p);
 }
 
 static void test_interleaved_chains(void **state) {
@@ -231,6 +248,7 @@ static void test_trim_purges_above_top(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_chain_grows_in_place),
+        cmocka_unit_test(test_impossible_growth_fails),
         cmocka_unit_test(test_interleaved_chains),
         cmocka_unit_test(test_other_threads),
         cmocka_unit_test(test_fork_child_grows_parents_block),

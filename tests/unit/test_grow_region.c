@@ -103,6 +103,14 @@ static void test_full_region(void **state) {
     char *b = grow_region_alloc(r, cap / 2);
     assert_ptr_equal(a, b);
     assert_false(grow_region_resize_last(r, b, cap + 16));
+    // Sizes whose rounding to 16 would wrap past zero are beyond the capacity, not tiny.
+    uint32_t b_size = grow_region_block(r, b)->size;
+    for (size_t huge = SIZE_MAX - 20; huge != 0; huge++) {
+        assert_null(grow_region_alloc(r, huge));
+        assert_false(grow_region_resize_last(r, b, huge));
+        assert_false(grow_region_resize(r, b, huge));
+    }
+    assert_int_equal(grow_region_block(r, b)->size, b_size);
     assert_true(grow_region_resize_last(r, b, cap));
     region_delete(r);
 }
