@@ -71,24 +71,15 @@ void *grow_region_alloc(grow_region_t *r, size_t size) {
 bool grow_region_resize(grow_region_t *r, void *p, size_t size) {
     if (size > grow_region_capacity(r)) return false;
     grow_block_t *b = (grow_block_t *)p - 1;
-    uint32_t off = offset_of(r, b);
-    size_t n = grow_region_round(size);
-    if (n <= b->size) {
-        b->size = (uint32_t)n;
-        if (off == r->last) r->top = off + GROW_BLOCK_HEADER + (uint32_t)n;
-        grow_region_count(&r->stats.shrunk);
-        return true;
+    if (offset_of(r, b) != r->last) {
+        if (grow_region_round(size) <= b->size) { // shrinking below the top: the rest stays idle
+            b->size = (uint32_t)grow_region_round(size);
+            grow_region_count(&r->stats.shrunk);
+            return true;
+        }
+        retreat(r); // p may be the last live block now
     }
-    if (off != r->last) {
-        retreat(r);
-        if (off != r->last) return false;
-    }
-    if (n > (size_t)r->size - off - GROW_BLOCK_HEADER) return false; // off is a block's: no wrap
-    b->size = (uint32_t)n;
-    r->top = off + GROW_BLOCK_HEADER + (uint32_t)n;
-    grow_region_raise_dirty(r);
-    grow_region_count(&r->stats.grown);
-    return true;
+    return grow_region_resize_last(r, p, size);
 }
 
 grow_free_result_t grow_region_free(grow_region_t *r, grow_block_t *b, bool by_owner) {

@@ -26,6 +26,11 @@ static batch_depot_t depots[DEPOT_CLASSES];
 
 #define container_of(p, type, field) ((type *)((char *)(p) - offsetof(type, field)))
 
+// The slab of a block of a slab segment.
+static hak_slab_t *block_slab(void *b) {
+    return segment_slab_of((hak_segment_t *)segment_header_of(b), b);
+}
+
 static hak_segment_t *slab_segment(hak_slab_t *s) {
     return (hak_segment_t *)((uintptr_t)s & ~HAK_SEG_MASK);
 }
@@ -471,6 +476,20 @@ static void remote_batch_add(remote_batch_t *rb, unsigned cls, hak_slab_t *s, vo
     rb->n++;
 }
 
+// Send a NULL-terminated chain of blocks back to their slabs' remote queues, one push per run of
+// blocks of one slab. Returns how many blocks.
+static uint32_t remote_return_chain(unsigned cls, void *chain) {
+    remote_batch_t rb;
+    rb.n = 0;
+    uint32_t n = 0;
+    for (void *b = chain, *next; b != NULL; b = next, n++) {
+        next = *(void **)b;
+        remote_batch_add(&rb, cls, block_slab(b), b);
+    }
+    remote_batch_flush(&rb, cls);
+    return n;
+}
+
 // Return up to n blocks of a class's cache to their slabs: the heap's own directly, other heaps'
 // through their slabs' remote queues; with `to_depot`, other heaps' blocks that come to half the
 // batch or more go as one batch into the class's depot instead.
@@ -479,7 +498,7 @@ static void heap_drain_n(hak_heap_t *h, unsigned cls, uint32_t n, bool to_depot)
     uint32_t done = 0, foreign = 0;
     void *first = NULL, *last = NULL;
     for (void *b; done < n && (b = tc_pop(cache)) != NULL; done++) {
-        hak_slab_t *s = segment_slab_of((hak_segment_t *)segment_header_of(b), b);
+        hak_slab_t *s = block_slab(b);
         // relaxed: only this thread makes a slab's owner h, so "== h" cannot be stale.
         if (atomic_load_explicit(&s->owner, memory_order_relaxed) == h) {
             slab_free_local(h, s, b);
@@ -495,14 +514,7 @@ static void heap_drain_n(hak_heap_t *h, unsigned cls, uint32_t n, bool to_depot)
     if (to_depot && 2 * foreign >= n && batch_depot_has_room(&depots[cls]) &&
         batch_depot_put(&depots[cls], first, last, foreign))
         return;
-    remote_batch_t rb;
-    rb.n = 0;
-    for (void *b = first, *next; b != NULL; b = next) {
-        next = *(void **)b;
-        remote_batch_add(&rb, cls, segment_slab_of((hak_segment_t *)segment_header_of(b), b), b);
-    }
-    remote_batch_flush(&rb, cls);
-    h->stats[cls].remote_frees += foreign;
+    h->stats[cls].remote_frees += remote_return_chain(cls, first);
 }
 
 // Release the heap's empty slabs; the others are abandoned (abandon) or kept.
@@ -648,7 +660,7 @@ static bool heap_drain_to_depot(hak_heap_t *h, unsigned cls) {
 static bool cache_front_is_foreign(hak_heap_t *h, unsigned cls) {
     void *b = tc_peek(&h->cache[cls].tc);
     if (b == NULL) return false;
-    hak_slab_t *s = segment_slab_of((hak_segment_t *)segment_header_of(b), b);
+    hak_slab_t *s = block_slab(b);
     return atomic_load_explicit(&s->owner, memory_order_relaxed) != h;
 }
 
@@ -661,11 +673,9 @@ HAK_NOINLINE void heap_drain(hak_heap_t *h, unsigned cls) {
     heap_leave(h);
 }
 
-// Give the blocks of idle depots (no put or take since the last call; all of them when `all`)
-// back to their slabs, so that slabs can empty. Any thread may call it.
 static _Atomic uint64_t idle_collections; // statistics only
 
-// The purger's pass over a heap whose thread allocated nothing since the last pass: collect the
+// The purger's pass over a heap whose thread entered no slow path since the last pass: collect the
 // remote frees its slabs were sent (flagged by remote_hint) and release the slabs that are then
 // empty; the current slab of a class stays. Skipped if the owner is on a slow path right now.
 static bool heap_collect_if_idle(hak_heap_t *h, bool all) {
@@ -718,6 +728,8 @@ bool heap_collect_idle(bool all) {
     return released;
 }
 
+// Give the blocks of idle depots (no put or take since the last call; all of them when `all`)
+// back to their slabs, so that slabs can empty. Any thread may call it.
 bool heap_flush_depots(bool all) {
     static _Atomic uint64_t seen[DEPOT_CLASSES]; // puts + takes at the previous call
     bool flushed = false;
@@ -731,15 +743,7 @@ bool heap_flush_depots(bool all) {
         if (!all && use != before) continue;
         depot_batch_t batches[BATCH_DEPOT_MAX];
         uint32_t n = batch_depot_take_all(d, batches);
-        remote_batch_t rb;
-        rb.n = 0;
-        for (uint32_t i = 0; i < n; i++) {
-            for (void *b = batches[i].first, *next; b != NULL; b = next) {
-                next = *(void **)b;
-                remote_batch_add(&rb, cls, segment_slab_of((hak_segment_t *)segment_header_of(b), b), b);
-            }
-        }
-        remote_batch_flush(&rb, cls);
+        for (uint32_t i = 0; i < n; i++) remote_return_chain(cls, batches[i].first);
         if (n > 0) flushed = true;
     }
     return flushed;
