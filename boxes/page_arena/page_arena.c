@@ -1,5 +1,7 @@
 #include "page_arena.h"
 
+#include <string.h>
+
 // Counters are statistics: relaxed, nothing is ordered by them.
 #define PA_COUNT(a, field, n)                                                                      \
     atomic_fetch_add_explicit(&(a)->stats.field, (uint64_t)(n), memory_order_relaxed)
@@ -8,26 +10,30 @@ static uint64_t add_sat(uint64_t a, uint64_t b) {
     return a + b < a ? UINT64_MAX : a + b;
 }
 
-// Every write of a list link (a head included) goes through here: the heads are peeked at without
-// the lock, and a plain store racing with that atomic load would be a data race.
-static void set_link(pa_span_t **link, pa_span_t *s) {
-    // relaxed: only the emptiness of a head is read without the lock; the spans themselves are
-    // only read under it, and the lock orders those reads.
-    __atomic_store_n(link, s, __ATOMIC_RELAXED);
+// Every write of a level's count goes through here: the counts are peeked at without the lock,
+// and a plain store racing with that atomic load would be a data race.
+static void set_count(pa_level_t *l, unsigned n) {
+    // relaxed: only emptiness is read without the lock; the entries themselves are only read
+    // under it, and the lock orders those reads.
+    __atomic_store_n(&l->count, n, __ATOMIC_RELAXED);
 }
 
 static bool looks_empty(page_arena_t *a) {
     // relaxed: a peek; a span put concurrently is seen by the next call.
-    return __atomic_load_n(&a->hot, __ATOMIC_RELAXED) == NULL &&
-           __atomic_load_n(&a->warm, __ATOMIC_RELAXED) == NULL;
+    return __atomic_load_n(&a->hot.count, __ATOMIC_RELAXED) == 0 &&
+           __atomic_load_n(&a->warm.count, __ATOMIC_RELAXED) == 0;
+}
+
+static void level_init(pa_level_t *l) {
+    l->count = 0;
+    l->bytes = 0;
 }
 
 void page_arena_init(page_arena_t *a, size_t max_hot_bytes, size_t max_warm_bytes,
                      uint64_t hot_decay_ms, uint64_t warm_decay_ms) {
     a->lock = (hak_lock_t)HAK_LOCK_INIT;
-    a->hot = a->warm = NULL;
-    a->hot_bytes = a->warm_bytes = 0;
-    a->hot_oldest_ms = a->warm_oldest_ms = UINT64_MAX;
+    level_init(&a->hot);
+    level_init(&a->warm);
     a->max_hot_bytes = max_hot_bytes;
     a->max_warm_bytes = max_warm_bytes;
     a->hot_decay_ms = hot_decay_ms;
@@ -44,59 +50,75 @@ void page_arena_init(page_arena_t *a, size_t max_hot_bytes, size_t max_warm_byte
 
 // ---- under the lock ------------------------------------------------------------------------
 
-// Push the chain first..last (newest first) in front of *head at time now_ms.
-static void push_chain(pa_span_t **head, size_t *bytes, uint64_t *oldest_ms, pa_span_t *first,
-                       pa_span_t *last, size_t chain_bytes, uint64_t now_ms) {
-    // Keep the list sorted by since_ms even when callers' clock readings arrive out of order.
-    if (*head != NULL && (*head)->since_ms > now_ms) now_ms = (*head)->since_ms;
-    if (*head == NULL) *oldest_ms = now_ms;
-    for (pa_span_t *s = first;; s = s->next) {
-        s->since_ms = now_ms;
-        if (s == last) break;
-    }
-    last->next = *head;
-    set_link(head, first);
-    *bytes += chain_bytes;
+static pa_span_t *chain_push(pa_span_t *chain, void *span, size_t bytes) {
+    pa_span_t *s = span;
+    s->bytes = bytes;
+    s->next = chain;
+    return s;
 }
 
-// Detach the tail of a list from its first span that no longer fits in `max` bytes (counting from
-// the newest) or whose age reached `decay`: the oldest spans go first. Returns it (newest first).
-static pa_span_t *cut_tail(pa_span_t **head, size_t *bytes, uint64_t *oldest_ms, size_t max,
-                           uint64_t decay, uint64_t now_ms) {
-    if (*bytes <= max && now_ms < add_sat(*oldest_ms, decay)) return NULL; // nothing due
+// Remove the `n` oldest entries of a level; they go onto *chain.
+static void cut_oldest(pa_level_t *l, unsigned n, pa_span_t **chain) {
+    for (unsigned i = 0; i < n; i++) {
+        *chain = chain_push(*chain, l->entry[i].span, l->entry[i].bytes);
+        l->bytes -= l->entry[i].bytes;
+    }
+    memmove(&l->entry[0], &l->entry[n], (l->count - n) * sizeof l->entry[0]);
+    set_count(l, l->count - n);
+}
+
+// Add a span as the newest entry at time now_ms. A full level first gives up its oldest span to
+// *evicted.
+static void level_push(pa_level_t *l, void *span, size_t bytes, uint64_t now_ms,
+                       pa_span_t **evicted) {
+    if (l->count == PA_LEVEL_CAP) cut_oldest(l, 1, evicted);
+    // Keep the entries sorted by since_ms even when callers' clock readings arrive out of order.
+    if (l->count > 0 && l->entry[l->count - 1].since_ms > now_ms)
+        now_ms = l->entry[l->count - 1].since_ms;
+    l->entry[l->count] = (pa_entry_t){span, bytes, now_ms};
+    l->bytes += bytes;
+    set_count(l, l->count + 1);
+}
+
+// Cut, oldest first, the spans that do not fit in `max` bytes (counting from the newest) or whose
+// age reached `decay`; they go onto *chain.
+static void cut_due(pa_level_t *l, size_t max, uint64_t decay, uint64_t now_ms, pa_span_t **chain) {
+    if (l->count == 0 || (l->bytes <= max && now_ms < add_sat(l->entry[0].since_ms, decay)))
+        return; // nothing due
     size_t kept = 0;
-    pa_span_t **link = head, *last_kept = NULL;
-    for (pa_span_t *s = *link; s != NULL; link = &s->next, s = *link) {
-        if (s->bytes > max - kept || now_ms >= add_sat(s->since_ms, decay)) break;
-        kept += s->bytes;
-        last_kept = s;
+    unsigned i = l->count;
+    while (i > 0) {
+        const pa_entry_t *e = &l->entry[i - 1];
+        if (e->bytes > max - kept || now_ms >= add_sat(e->since_ms, decay)) break;
+        kept += e->bytes;
+        i--;
     }
-    *oldest_ms = last_kept != NULL ? last_kept->since_ms : UINT64_MAX;
-    pa_span_t *cut = *link;
-    if (cut != NULL) {
-        set_link(link, NULL);
-        *bytes = kept;
-    }
-    return cut;
+    cut_oldest(l, i, chain);
 }
 
-// The link to the smallest span of `bytes` .. bytes + bytes/4 in a list, or NULL.
-static pa_span_t **find_best(pa_span_t **head, size_t bytes) {
-    pa_span_t **best = NULL;
-    for (pa_span_t **link = head; *link != NULL; link = &(*link)->next) {
-        size_t b = (*link)->bytes;
-        if (b >= bytes && b - bytes <= bytes / 4 && (best == NULL || b < (*best)->bytes)) {
-            best = link;
+// The index of the smallest span of `bytes` .. bytes + bytes/4 in a level (the newest of equals),
+// or -1.
+static int find_best(const pa_level_t *l, size_t bytes) {
+    int best = -1;
+    size_t best_bytes = SIZE_MAX;
+    for (int i = (int)l->count - 1; i >= 0; i--) {
+        size_t b = l->entry[i].bytes;
+        if (b >= bytes && b - bytes <= bytes / 4 && b < best_bytes) {
+            best = i;
+            best_bytes = b;
             if (b == bytes) break;
         }
     }
     return best;
 }
 
-static void append(pa_span_t **chain, pa_span_t *more) {
-    while (*chain != NULL)
-        chain = &(*chain)->next;
-    *chain = more;
+static void *level_take(pa_level_t *l, int i, size_t *span_bytes) {
+    void *span = l->entry[i].span;
+    *span_bytes = l->entry[i].bytes;
+    l->bytes -= *span_bytes;
+    memmove(&l->entry[i], &l->entry[i + 1], (l->count - (unsigned)i - 1) * sizeof l->entry[0]);
+    set_count(l, l->count - 1);
+    return span;
 }
 
 // ---- outside the lock ----------------------------------------------------------------------
@@ -111,13 +133,13 @@ static void release_chain(page_arena_t *a, pa_span_t *s) {
     }
 }
 
-// Decommit the spans cut from the hot list (they are in no list: nobody else can see them), then
-// publish them warm; unmap what does not stay warm. `release` holds spans already due for unmap.
+// Decommit the spans cut from the hot level (they are in no level: nobody else can see them),
+// then publish them warm; unmap what does not stay warm. `release` holds spans already due for
+// unmap.
 static void demote_and_release(page_arena_t *a, pa_span_t *demote, pa_span_t *release,
                                uint64_t now_ms) {
     size_t page = hak_os_page_size();
-    pa_span_t *first = NULL, *last = NULL;
-    size_t warm_add = 0;
+    pa_span_t *warm = NULL;
     for (pa_span_t *s = demote, *next; s != NULL; s = next) {
         next = s->next;
         // A span that could not stay warm is unmapped without the useless madvise; one the kernel
@@ -125,36 +147,32 @@ static void demote_and_release(page_arena_t *a, pa_span_t *demote, pa_span_t *re
         bool keep = s->bytes <= a->max_warm_bytes && a->warm_decay_ms != 0 &&
                     (s->bytes <= page || hak_os_decommit((char *)s + page, s->bytes - page));
         if (keep) {
-            s->next = NULL;
-            if (last != NULL)
-                last->next = s;
-            else
-                first = s;
-            last = s;
-            warm_add += s->bytes;
+            s->next = warm;
+            warm = s;
             PA_COUNT(a, decommitted, 1);
         } else {
             s->next = release;
             release = s;
         }
     }
-    if (first != NULL) {
+    if (warm != NULL) {
         hak_lock(&a->lock);
-        push_chain(&a->warm, &a->warm_bytes, &a->warm_oldest_ms, first, last, warm_add, now_ms);
-        pa_span_t *old = cut_tail(&a->warm, &a->warm_bytes, &a->warm_oldest_ms,
-                                  a->max_warm_bytes, a->warm_decay_ms, now_ms);
+        for (pa_span_t *s = warm, *next; s != NULL; s = next) {
+            next = s->next;
+            level_push(&a->warm, s, s->bytes, now_ms, &release);
+        }
+        cut_due(&a->warm, a->max_warm_bytes, a->warm_decay_ms, now_ms, &release);
         hak_unlock(&a->lock);
-        append(&release, old);
     }
     release_chain(a, release);
 }
 
 // Apply bounds and decay to both levels: under the lock, cut what must move; then move it.
-static void decay_and_unlock(page_arena_t *a, uint64_t now_ms) {
-    pa_span_t *demote = cut_tail(&a->hot, &a->hot_bytes, &a->hot_oldest_ms, a->max_hot_bytes,
-                                 a->hot_decay_ms, now_ms);
-    pa_span_t *release = cut_tail(&a->warm, &a->warm_bytes, &a->warm_oldest_ms,
-                                  a->max_warm_bytes, a->warm_decay_ms, now_ms);
+// `demote` may already hold spans evicted from the hot level.
+static void decay_and_unlock(page_arena_t *a, uint64_t now_ms, pa_span_t *demote) {
+    pa_span_t *release = NULL;
+    cut_due(&a->hot, a->max_hot_bytes, a->hot_decay_ms, now_ms, &demote);
+    cut_due(&a->warm, a->max_warm_bytes, a->warm_decay_ms, now_ms, &release);
     hak_unlock(&a->lock);
     if (demote != NULL || release != NULL) demote_and_release(a, demote, release, now_ms);
 }
@@ -166,22 +184,14 @@ void *page_arena_take(page_arena_t *a, size_t bytes, size_t *span_bytes, bool *h
         PA_COUNT(a, misses, 1);
         return NULL;
     }
-    bool from_hot = true;
-    pa_span_t *s = NULL;
+    void *s = NULL;
     hak_lock(&a->lock);
-    pa_span_t **link = find_best(&a->hot, bytes);
-    if (link == NULL) {
-        link = find_best(&a->warm, bytes);
-        from_hot = false;
-    }
-    if (link != NULL) {
-        s = *link;
-        set_link(link, s->next);
-        if (from_hot)
-            a->hot_bytes -= s->bytes;
-        else
-            a->warm_bytes -= s->bytes;
-    }
+    int i = find_best(&a->hot, bytes);
+    bool from_hot = i >= 0;
+    if (from_hot)
+        s = level_take(&a->hot, i, span_bytes);
+    else if ((i = find_best(&a->warm, bytes)) >= 0)
+        s = level_take(&a->warm, i, span_bytes);
     hak_unlock(&a->lock);
     if (s == NULL) {
         PA_COUNT(a, misses, 1);
@@ -191,7 +201,6 @@ void *page_arena_take(page_arena_t *a, size_t bytes, size_t *span_bytes, bool *h
         PA_COUNT(a, hot_hits, 1);
     else
         PA_COUNT(a, warm_hits, 1);
-    *span_bytes = s->bytes;
     *hot = from_hot;
     return s;
 }
@@ -200,34 +209,30 @@ void page_arena_put(page_arena_t *a, void *span, size_t bytes, uint64_t now_ms) 
     size_t page = hak_os_page_size();
     if (HAK_UNLIKELY((((uintptr_t)span | bytes) & (page - 1)) != 0 || bytes == 0))
         hak_fatal("page_arena: put of %p, %zu bytes: not whole pages", span, bytes);
-    pa_span_t *s = span;
-    s->bytes = bytes;
     PA_COUNT(a, puts, 1);
+    pa_span_t *demote = NULL;
     hak_lock(&a->lock);
 #ifdef HAK_DEBUG_CHECKS
-    for (pa_span_t *o = a->hot; o != NULL; o = o->next)
-        if (o == s) hak_fatal("page_arena: span %p put twice", span);
-    for (pa_span_t *o = a->warm; o != NULL; o = o->next)
-        if (o == s) hak_fatal("page_arena: span %p put twice", span);
+    for (unsigned i = 0; i < a->hot.count; i++)
+        if (a->hot.entry[i].span == span) hak_fatal("page_arena: span %p put twice", span);
+    for (unsigned i = 0; i < a->warm.count; i++)
+        if (a->warm.entry[i].span == span) hak_fatal("page_arena: span %p put twice", span);
 #endif
-    push_chain(&a->hot, &a->hot_bytes, &a->hot_oldest_ms, s, s, bytes, now_ms);
-    decay_and_unlock(a, now_ms);
+    level_push(&a->hot, span, bytes, now_ms, &demote);
+    decay_and_unlock(a, now_ms, demote);
 }
 
 void page_arena_tick(page_arena_t *a, uint64_t now_ms) {
     if (looks_empty(a)) return;
     hak_lock(&a->lock);
-    decay_and_unlock(a, now_ms);
+    decay_and_unlock(a, now_ms, NULL);
 }
 
 bool page_arena_trim(page_arena_t *a) {
+    pa_span_t *all = NULL;
     hak_lock(&a->lock);
-    pa_span_t *all = a->hot;
-    set_link(&a->hot, NULL);
-    append(&all, a->warm);
-    set_link(&a->warm, NULL);
-    a->hot_bytes = a->warm_bytes = 0;
-    a->hot_oldest_ms = a->warm_oldest_ms = UINT64_MAX;
+    cut_oldest(&a->hot, a->hot.count, &all);
+    cut_oldest(&a->warm, a->warm.count, &all);
     hak_unlock(&a->lock);
     release_chain(a, all);
     return all != NULL;
@@ -245,7 +250,7 @@ void page_arena_reset_lock(page_arena_t *a) {
 
 size_t page_arena_hot_bytes(page_arena_t *a) {
     hak_lock(&a->lock);
-    size_t bytes = a->hot_bytes;
+    size_t bytes = a->hot.bytes;
     hak_unlock(&a->lock);
     return bytes;
 }

@@ -115,16 +115,16 @@ static void test_put_take_hot_intact(void **state) {
     fill(s, bytes);
     long res = resident_pages(s, bytes);
     page_arena_put(&a, s, bytes, 10);
-    assert_int_equal(a.hot_bytes, bytes);
+    assert_int_equal(a.hot.bytes, bytes);
     size_t got = 0;
     bool hot = false;
     assert_ptr_equal(page_arena_take(&a, bytes, &got, &hot), s);
     assert_true(hot);
     assert_int_equal(got, bytes);
-    // Everything past the node is as the caller left it, and no page was dropped.
-    assert_true(intact(s, sizeof(pa_span_t), bytes));
+    // Every byte is as the caller left it (the index holds the arena's data), no page was dropped.
+    assert_true(intact(s, 0, bytes));
     assert_int_equal(resident_pages(s, bytes), res);
-    assert_int_equal(a.hot_bytes, 0);
+    assert_int_equal(a.hot.bytes, 0);
     assert_null(page_arena_take(&a, bytes, &got, &hot)); // taken once only
     assert_int_equal(cnt(&a.stats.puts), 1);
     assert_int_equal(cnt(&a.stats.hot_hits), 1);
@@ -189,8 +189,8 @@ static void test_hot_bound_demotes_oldest_to_warm(void **state) {
         page_arena_put(&a, s[i], bytes, 100 + (uint64_t)i);
     }
     assert_int_equal(cnt(&a.stats.decommitted), 1);
-    assert_int_equal(a.hot_bytes, 2 * bytes);
-    assert_int_equal(a.warm_bytes, bytes);
+    assert_int_equal(a.hot.bytes, 2 * bytes);
+    assert_int_equal(a.warm.bytes, bytes);
     // The oldest kept its first page only; the others kept all theirs.
     assert_int_equal(resident_pages(s[0], bytes), 1);
     assert_int_equal(resident_pages(s[1], bytes), (long)(bytes / page));
@@ -200,7 +200,7 @@ static void test_hot_bound_demotes_oldest_to_warm(void **state) {
     assert_true(hot);
     assert_ptr_equal(page_arena_take(&a, bytes, &got, &hot), s[1]);
     assert_true(hot);
-    assert_true(intact(s[1], sizeof(pa_span_t), bytes));
+    assert_true(intact(s[1], 0, bytes));
     assert_ptr_equal(page_arena_take(&a, bytes, &got, &hot), s[0]);
     assert_false(hot);
     assert_int_equal(got, bytes);
@@ -220,7 +220,7 @@ static void test_hot_preferred_over_warm(void **state) {
     char *w = map_span(16 * page, page), *h = map_span(18 * page, page);
     page_arena_put(&a, w, 16 * page, 1);
     page_arena_put(&a, h, 18 * page, 2); // 34 pages > 20: w (the oldest) goes warm
-    assert_int_equal(a.warm_bytes, 16 * page);
+    assert_int_equal(a.warm.bytes, 16 * page);
     size_t got;
     bool hot;
     // w fits exactly but is warm; h fits within the slack and is hot: h wins.
@@ -242,7 +242,7 @@ static void test_warm_bound_releases_oldest(void **state) {
         s[i] = map_span(bytes, page);
         fill(s[i], bytes);
         page_arena_put(&a, s[i], bytes, (uint64_t)i);
-        assert_int_equal(a.hot_bytes, 0);
+        assert_int_equal(a.hot.bytes, 0);
     }
     assert_int_equal(cnt(&a.stats.decommitted), 3);
     assert_int_equal(cnt(&a.stats.released), 1);
@@ -250,7 +250,7 @@ static void test_warm_bound_releases_oldest(void **state) {
     assert_true(unmapped(s[0], bytes));
     assert_int_equal(resident_pages(s[1], bytes), 1);
     assert_int_equal(resident_pages(s[2], bytes), 1);
-    assert_int_equal(a.warm_bytes, 2 * bytes);
+    assert_int_equal(a.warm.bytes, 2 * bytes);
 
     // A span larger than the whole warm bound is unmapped at once, without a decommit.
     char *big = map_span(3 * bytes, page);
@@ -258,7 +258,7 @@ static void test_warm_bound_releases_oldest(void **state) {
     assert_true(unmapped(big, 3 * bytes));
     assert_int_equal(cnt(&a.stats.decommitted), 3);
     assert_int_equal(cnt(&a.stats.released), 2);
-    assert_int_equal(a.warm_bytes, 2 * bytes);
+    assert_int_equal(a.warm.bytes, 2 * bytes);
 
     assert_true(page_arena_trim(&a));
     assert_true(unmapped(s[1], bytes));
@@ -298,8 +298,8 @@ static void test_decay_by_time_with_tick(void **state) {
     assert_int_equal(resident_pages(y, bytes), (long)(bytes / page));
     page_arena_tick(&a, 150); // y goes warm at 150
     assert_int_equal(cnt(&a.stats.decommitted), 2);
-    assert_int_equal(a.hot_bytes, 0);
-    assert_int_equal(a.warm_bytes, 2 * bytes);
+    assert_int_equal(a.hot.bytes, 0);
+    assert_int_equal(a.warm.bytes, 2 * bytes);
     // Warm decay counts from the time a span became warm.
     page_arena_tick(&a, 1099);
     assert_int_equal(cnt(&a.stats.released), 0);
@@ -312,8 +312,8 @@ static void test_decay_by_time_with_tick(void **state) {
     page_arena_put(&a, z, bytes, 1150);
     assert_int_equal(cnt(&a.stats.released), 2);
     assert_true(unmapped(y, bytes));
-    assert_int_equal(a.hot_bytes, bytes);
-    assert_int_equal(a.warm_bytes, 0);
+    assert_int_equal(a.hot.bytes, bytes);
+    assert_int_equal(a.warm.bytes, 0);
     assert_true(page_arena_trim(&a));
     assert_true(unmapped(z, bytes));
     check_balance(&a);
@@ -326,7 +326,9 @@ static void test_clock_out_of_order(void **state) {
     char *x = map_span(page, page), *y = map_span(page, page);
     page_arena_put(&a, x, page, 500);
     page_arena_put(&a, y, page, 450);
-    assert_int_equal(((pa_span_t *)y)->since_ms, 500);
+    assert_int_equal(a.hot.count, 2);
+    assert_ptr_equal(a.hot.entry[1].span, y);
+    assert_int_equal(a.hot.entry[1].since_ms, 500);
     page_arena_tick(&a, 599);
     assert_int_equal(cnt(&a.stats.decommitted), 0);
     page_arena_tick(&a, 600);
@@ -347,18 +349,46 @@ static void test_trim_releases_everything(void **state) {
         s[i] = map_span(bytes, page);
         page_arena_put(&a, s[i], bytes, (uint64_t)i);
     }
-    assert_int_equal(a.hot_bytes, 3 * bytes);
-    assert_int_equal(a.warm_bytes, 3 * bytes);
+    assert_int_equal(a.hot.bytes, 3 * bytes);
+    assert_int_equal(a.warm.bytes, 3 * bytes);
     assert_true(page_arena_trim(&a));
     for (int i = 0; i < 6; i++)
         assert_true(unmapped(s[i], bytes));
-    assert_int_equal(a.hot_bytes + a.warm_bytes, 0);
+    assert_int_equal(a.hot.bytes + a.warm.bytes, 0);
     assert_int_equal(cnt(&a.stats.released), 6);
     assert_int_equal(cnt(&a.stats.bytes_released), 6 * bytes);
     assert_false(page_arena_trim(&a));
     size_t got;
     bool hot;
     assert_null(page_arena_take(&a, bytes, &got, &hot));
+    check_balance(&a);
+}
+
+static void test_level_holds_at_most_cap_spans(void **state) {
+    // Byte bounds far away: the count bound alone moves spans on, oldest first.
+    page_arena_t a;
+    page_arena_init(&a, 64 * HAK_MiB, 64 * HAK_MiB, UINT64_MAX, UINT64_MAX);
+    enum { N = 2 * PA_LEVEL_CAP + 3 };
+    char *s[N];
+    for (int i = 0; i < N; i++) {
+        s[i] = map_span(page, page);
+        page_arena_put(&a, s[i], page, (uint64_t)i);
+    }
+    assert_int_equal(a.hot.count, PA_LEVEL_CAP);
+    assert_int_equal(a.warm.count, PA_LEVEL_CAP);
+    assert_int_equal(cnt(&a.stats.decommitted), N - PA_LEVEL_CAP);
+    assert_int_equal(cnt(&a.stats.released), 3);
+    // The three oldest went through both levels (their addresses may have been mapped again
+    // for later spans); the others sit in put order.
+    for (int i = 0; i < PA_LEVEL_CAP; i++) {
+        assert_ptr_equal(a.warm.entry[i].span, s[3 + i]);
+        assert_ptr_equal(a.hot.entry[i].span, s[N - PA_LEVEL_CAP + i]);
+    }
+    size_t got;
+    bool hot;
+    assert_ptr_equal(page_arena_take(&a, page, &got, &hot), s[N - 1]); // newest of equals
+    assert_true(hot);
+    assert_true(page_arena_trim(&a));
     check_balance(&a);
 }
 
@@ -555,8 +585,8 @@ static void test_concurrent_put_take(void **state) {
     assert_int_equal(cnt(&a->stats.released), atomic_load(&sh->mapped));
     assert_int_equal(cnt(&a->stats.bytes_released), atomic_load(&sh->mapped_bytes));
     assert_int_equal(cnt(&a->stats.hot_hits) + cnt(&a->stats.warm_hits), atomic_load(&sh->takes));
-    assert_null(a->hot);
-    assert_null(a->warm);
+    assert_int_equal(a->hot.count, 0);
+    assert_int_equal(a->warm.count, 0);
     // All three levels were exercised.
     assert_true(cnt(&a->stats.hot_hits) > 0);
     assert_true(cnt(&a->stats.warm_hits) > 0);
@@ -577,6 +607,7 @@ int main(void) {
         cmocka_unit_test(test_decay_by_time_with_tick),
         cmocka_unit_test(test_clock_out_of_order),
         cmocka_unit_test(test_trim_releases_everything),
+        cmocka_unit_test(test_level_holds_at_most_cap_spans),
         cmocka_unit_test(test_put_of_partial_pages_is_fatal),
         cmocka_unit_test(test_lock_reset_in_fork_child),
         cmocka_unit_test(test_concurrent_put_take),
