@@ -87,7 +87,7 @@ uint64_t hak_clock_ms(void);
       "a background thread returns idle memory after HAKMEM_PURGE_DELAY_MS, even in idle programs") \
     X(lru_max_segments, "HAKMEM_LRU_MAX_SEGMENTS", 64, "empty segments the lru keeps unpurged")   \
     X(lru_max_mb, "HAKMEM_LRU_MAX_MB", 128, "MiB of empty segments the lru keeps unpurged")      \
-    X(arena_hot_mb, "HAKMEM_ARENA_HOT_MB", 64, "MiB of freed huge mappings kept with their pages")  \
+    X(arena_hot_mb, "HAKMEM_ARENA_HOT_MB", 128, "MiB of freed huge mappings kept with their pages")  \
     X(arena_warm_mb, "HAKMEM_ARENA_WARM_MB", 256, "MiB of freed huge mappings kept decommitted")  \
     X(arena_warm_decay_ms, "HAKMEM_ARENA_WARM_DECAY_MS", 2000,                                     \
       "unmap a decommitted huge mapping unused this long; -1: never")
