@@ -33,18 +33,11 @@ static HAK_NOINLINE void *huge_alloc(size_t size, size_t align, bool zero) {
     return os_direct_alloc(size, align, zero);
 }
 
-// Blocks of a class are aligned to the largest power of two dividing the class size, up to
-// 64 KiB (slab starts are 64 KiB-aligned): take the first class >= size that align divides.
 static void *aligned_alloc_any(size_t align, size_t size) {
     if (align <= 16) return hak_malloc(size);
-    if (align <= 64 * HAK_KiB && size <= HAK_LARGE_MAX) {
-        size_t want = size > align ? size : align;
-        if (want <= HAK_LARGE_MAX) {
-            unsigned cls = size_class_of(want);
-            while (cls < HAK_NCLASSES && (hak_class_size[cls] & (align - 1)) != 0) cls++;
-            if (cls < HAK_NCLASSES) return heap_alloc(cls);
-        }
-    }
+    if (align <= 64 * HAK_KiB && size <= HAK_LARGE_MAX &&
+        ((size + align - 1) & ~(align - 1)) <= HAK_LARGE_MAX)
+        return heap_alloc(size_class_aligned(size, align));
     return huge_alloc(size, align, false);
 }
 

@@ -37,6 +37,16 @@ HAK_INLINE unsigned size_class_of(size_t n) {
     return 8 + (k - 7) * 4 + (unsigned)(((n - 1) >> (k - 2)) & 3);
 }
 
+// Class of a request of n bytes at alignment `align` (a power of two, 16 < align <= 64 KiB, and
+// roundup(n, align) <= HAK_LARGE_MAX): the smallest class of at least n bytes (1 for 0) that align
+// divides.
+// Slab starts are 64 KiB-aligned, so its blocks are aligned. Rounding n up to the alignment is
+// enough: in a doubling (2^k, 2^(k+1)] the classes step by 2^(k-2), so every multiple of an
+// alignment of 2^(k-1) or more there is itself a class, and a smaller alignment divides them all.
+HAK_INLINE unsigned size_class_aligned(size_t n, size_t align) {
+    return size_class_of((n + (n == 0) + align - 1) & ~(align - 1));
+}
+
 HAK_INLINE unsigned size_class_frontend(unsigned cls) {
     return cls < HAK_TINY_CLASSES ? FRONTEND_TINY
            : cls < HAK_TINY_CLASSES + HAK_MID_CLASSES ? FRONTEND_MID

@@ -111,6 +111,24 @@ static void test_powers_of_two_are_classes(void **state) {
     }
 }
 
+// Reference: the smallest class of at least n bytes (1 for 0) that align divides.
+static unsigned reference_aligned_class(size_t n, size_t align) {
+    for (unsigned c = 0; c < HAK_NCLASSES; c++)
+        if (hak_class_size[c] >= (n ? n : 1) && hak_class_size[c] % align == 0) return c;
+    return HAK_NCLASSES;
+}
+
+static void test_size_class_aligned(void **state) {
+    for (size_t align = 32; align <= 64 * HAK_KiB; align <<= 1) {
+        size_t step = align >= 4096 ? 61 : 1; // exhaustive for the small alignments
+        for (size_t n = 0; ((n + align - 1) & ~(align - 1)) <= HAK_LARGE_MAX; n += step) {
+            unsigned got = size_class_aligned(n, align), want = reference_aligned_class(n, align);
+            if (got != want)
+                fail_msg("size_class_aligned(%zu, %zu) = %u, expected %u", n, align, got, want);
+        }
+    }
+}
+
 static void test_batch_and_cache_cap(void **state) {
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         uint32_t b = size_class_batch(c), cap = size_class_cache_cap(c);
@@ -134,6 +152,7 @@ int main(void) {
         cmocka_unit_test(test_small_table_agrees),
         cmocka_unit_test(test_waste_bounded),
         cmocka_unit_test(test_powers_of_two_are_classes),
+        cmocka_unit_test(test_size_class_aligned),
         cmocka_unit_test(test_batch_and_cache_cap),
     };
     return cmocka_run_group_tests_name("size_class", tests, NULL, NULL);
