@@ -9,8 +9,9 @@
  *   remote ring <threads> <remote-pct> <iterations> <working-set> <seed> [<min-size> <max-size>]
  *       A ring of T threads, each churning its own working set like random_mixed (every step frees
  * a random slot's block and puts a new one there). <remote-pct> percent of the freed blocks are
- *       handed to the next thread in the ring, which frees them; the rest are freed locally.
- *       One op = one step of one thread.
+ *       handed to the next thread in the ring, which frees them; the rest are freed locally. A
+ *       thread whose ring to the next one is full waits for room, freeing what its own inbound
+ *       ring holds meanwhile. One op = one step of one thread.
  *
  * Sizes, slots and the local/remote choice are drawn into tables before the timed part. The ring
  * between two threads is the workload's own code, the same under every allocator.
@@ -169,7 +170,14 @@ static void *ring_worker(void *arg) {
     for (uint64_t i = 0; i < g_iters; i++) {
         step_t st = tab[i & (len - 1)];
         void *old = slots[st.slot];
-        if ((st.size & REMOTE_BIT) && spsc_push(out, old)) {
+        if (st.size & REMOTE_BIT) {
+            /* A full ring waits (serving its own inbound ring meanwhile, so the ring of threads
+             * always makes progress) instead of freeing locally: the share of remote frees is
+             * then the one asked for, not one that depends on how the threads were scheduled. */
+            while (!spsc_push(out, old)) {
+                check += drain(in, SPSC_CAP);
+                sched_yield();
+            }
             sent++;
         } else {
             check += wl_peek(old);
