@@ -87,8 +87,9 @@ HAK_EXPORT void hak_stats_print(void) {
             LOAD(os_direct_stats.allocs), LOAD(os_direct_stats.frees), m.huge_live_bytes,
             LOAD(os_direct_stats.cache_hits), m.huge_cached_bytes, LOAD(os_direct_stats.grows));
     hak_log("thread_cache[" TC_NAME "] refilled_blocks=%" PRIu64 " drained_blocks=%" PRIu64 " heaps=%" PRIu64
-            " live_heaps=%" PRIu64,
-            hs.refilled_blocks, hs.drained_blocks, hs.heaps, hs.heaps_live);
+            " live_heaps=%" PRIu64 " bound_grows=%" PRIu64 " bound_resets=%" PRIu64,
+            hs.refilled_blocks, hs.drained_blocks, hs.heaps, hs.heaps_live, hs.bound_grows,
+            hs.bound_resets);
     hak_log("remote_queue pushes=%" PRIu64 " collected=%" PRIu64, hs.remote_pushes,
             hs.remote_collected);
     for (unsigned k = 0; k < SEG_KINDS; k++) {

@@ -342,6 +342,60 @@ static void heap_collect_full(hak_heap_t *h, unsigned cls) {
     }
 }
 
+// ---- cache bounds --------------------------------------------------------------------------------
+// A class's cache holds at most bound_batches batches, HAK_CACHE_BASE_BATCHES to start with. A
+// refill that follows a drain of the same class means blocks went away that the thread then
+// needed back (a burst of frees from other threads, a thread that frees in one phase and allocates
+// in the next, the random walk of a class's live count): the bound grows by a batch, up to
+// HAK_CACHE_MAX_BATCHES and the box's limit, while the heap's bounds stay within
+// CACHE_EXTRA_BYTES above the base. A class gone idle (the tick), malloc_trim and the thread's exit
+// put it back to the base. A thread that only frees or only allocates never grows a bound. Each
+// block moved by a drain and a refill costs a walk over cold blocks, and between threads a cache
+// miss on each: in a ring of 4 threads freeing half their blocks in the next one, the base bound
+// moved 10-30% of all blocks through the depot.
+#define CACHE_EXTRA_BYTES (4 * HAK_MiB)
+
+static size_t batch_bytes(unsigned cls) {
+    return (size_t)size_class_batch(cls) * hak_class_size[cls];
+}
+
+static unsigned cache_bound_batches(const heap_cache_t *c) {
+    return c->bound_batches ? c->bound_batches : HAK_CACHE_BASE_BATCHES;
+}
+
+static void cache_set_bound(hak_heap_t *h, unsigned cls, unsigned batches) {
+    heap_cache_t *c = &h->cache[cls];
+    h->bound_extra_bytes -= (cache_bound_batches(c) - HAK_CACHE_BASE_BATCHES) * batch_bytes(cls);
+    h->bound_extra_bytes += (batches - HAK_CACHE_BASE_BATCHES) * batch_bytes(cls);
+    c->bound_batches = (uint8_t)batches;
+    tc_set_cap(&c->tc, size_class_cache_cap_of(cls, batches));
+}
+
+static void cache_on_refill(hak_heap_t *h, unsigned cls) {
+    heap_cache_t *c = &h->cache[cls];
+    unsigned batches = cache_bound_batches(c);
+    uint32_t cap = size_class_cache_cap_of(cls, batches + 1);
+    if (c->drained && batches < HAK_CACHE_MAX_BATCHES && cap <= TC_CAP_LIMIT &&
+        cap > size_class_cache_cap_of(cls, batches) &&
+        h->bound_extra_bytes + batch_bytes(cls) <= CACHE_EXTRA_BYTES) {
+        cache_set_bound(h, cls, batches + 1);
+        h->stats[cls].bound_grows++;
+    }
+    c->drained = false;
+}
+
+static void cache_on_drain(hak_heap_t *h, unsigned cls) {
+    h->cache[cls].drained = true;
+}
+
+static void cache_reset_bound(hak_heap_t *h, unsigned cls) {
+    if (cache_bound_batches(&h->cache[cls]) != HAK_CACHE_BASE_BATCHES) {
+        cache_set_bound(h, cls, HAK_CACHE_BASE_BATCHES);
+        h->stats[cls].bound_resets++;
+    }
+    h->cache[cls].drained = false;
+}
+
 #define REFILL_FIRST_BATCH 4
 
 static uint32_t heap_next_refill_batch(heap_cache_t *c, unsigned cls) {
@@ -522,6 +576,7 @@ static bool heap_release_slabs(hak_heap_t *h, bool abandon) {
     bool released = false;
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
         heap_drain_n(h, cls, UINT32_MAX, false);
+        cache_reset_bound(h, cls);
         if (abandon) h->cache[cls].refill_batch = 0; // the heap's next thread starts small again
         heap_bin_t *bin = &h->bins[cls];
         if (heap_release_spare(bin)) released = true;
@@ -606,6 +661,7 @@ static void heap_tick(hak_heap_t *h) {
                 h->stats[c].drains++;
                 heap_drain_n(h, c, UINT32_MAX, false);
             }
+            cache_reset_bound(h, c);
             heap_release_spare(&h->bins[c]);
         }
         h->tick_allocs[c] = allocs;
@@ -623,7 +679,10 @@ HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
     heap_tick(h);
     // The fresh heap's cache may already hold blocks if heap_create's bookkeeping allocated.
     void *b = tc_pop(&h->cache[cls].tc);
-    if (b == NULL) b = heap_refill(h, cls);
+    if (b == NULL) {
+        cache_on_refill(h, cls);
+        b = heap_refill(h, cls);
+    }
     if (b != NULL) h->cache[cls].allocs++;
     heap_leave(h);
     if (b == NULL) errno = ENOMEM;
@@ -667,6 +726,7 @@ static bool cache_front_is_foreign(hak_heap_t *h, unsigned cls) {
 HAK_NOINLINE void heap_drain(hak_heap_t *h, unsigned cls) {
     heap_enter(h);
     h->stats[cls].drains++;
+    cache_on_drain(h, cls);
     bool depot = DEPOT_ON && cls < DEPOT_CLASSES;
     if (!(depot && cache_front_is_foreign(h, cls) && heap_drain_to_depot(h, cls)))
         heap_drain_n(h, cls, size_class_batch(cls), depot);
@@ -929,6 +989,8 @@ void heap_stats_sum(heap_stats_t *out) {
             out->refilled_blocks += refilled;
             out->drained_blocks += drained;
             out->remote_collected += LOAD(st->remote_collected);
+            out->bound_grows += LOAD(st->bound_grows);
+            out->bound_resets += LOAD(st->bound_resets);
             out->thread_cache_bytes += cached * hak_class_size[c];
             out->spare_slab_bytes += spare_slab_bytes(&h->bins[c]);
         }

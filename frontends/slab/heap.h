@@ -32,6 +32,8 @@ typedef struct {
     // size_class_batch, so a short-lived thread does not carve (and drain at exit) full batches
     // of classes it uses a few times. 0: not refilled yet.
     uint32_t refill_batch;
+    uint8_t bound_batches; // the cache's bound in batches (heap.c, "cache bounds"); 0: the base
+    bool drained;          // the class drained since its last refill
 } heap_cache_t;
 
 typedef struct {
@@ -46,6 +48,7 @@ typedef struct {
 
 typedef struct {
     uint64_t refills, refilled_blocks, drains, drained_blocks, remote_frees, remote_collected;
+    uint64_t bound_grows, bound_resets;
 } heap_class_stats_t;
 
 typedef struct hak_heap {
@@ -65,6 +68,7 @@ typedef struct hak_heap {
     _Atomic uint32_t maint;           // who works on the slabs now: nobody, the owner or the purger
     _Atomic uint64_t slow_paths;      // the owner's slow paths so far (heap_leave counts them)
     uint64_t purger_seen_slow_paths;  // the purger's: slow_paths at its last pass
+    size_t bound_extra_bytes;  // what the caches' bounds grew by, in bytes of blocks (heap.c)
     struct grow_region *grow;  // where realloc grows blocks in place (grow.h); NULL until needed
     uint64_t grow_tick_placed; // its count of placed blocks at the last tick
 } hak_heap_t;
@@ -143,6 +147,7 @@ typedef struct {
     uint64_t allocs[FRONTENDS], frees[FRONTENDS], remote_frees[FRONTENDS];
     uint64_t refills[FRONTENDS], drains[FRONTENDS];
     uint64_t refilled_blocks, drained_blocks, remote_pushes, remote_collected;
+    uint64_t bound_grows, bound_resets; // adaptive cache bounds, in batches
     uint64_t heaps, heaps_live;
     uint64_t lru_inserted, lru_hits, lru_evicted, lru_expired; // all 0 without the lru box
     uint64_t thread_cache_bytes, spare_slab_bytes;

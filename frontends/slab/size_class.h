@@ -70,13 +70,20 @@ HAK_INLINE uint32_t size_class_batch(unsigned cls) {
     uint32_t b = (uint32_t)(HAK_CACHE_BATCH_BYTES / hak_class_size[cls]);
     return b < 1 ? 1 : b > 64 ? 64 : b;
 }
-// Bound of the thread cache of a class: two batches, at least two blocks.
-HAK_INLINE uint32_t size_class_cache_cap(unsigned cls) {
+// Bound of the thread cache of a class holding `batches` batches (2 at the start, see heap.c's
+// "cache bounds"): at least two blocks.
+#define HAK_CACHE_BASE_BATCHES 2
+#define HAK_CACHE_MAX_BATCHES 8
+HAK_INLINE uint32_t size_class_cache_cap_of(unsigned cls, unsigned batches) {
 #if HAK_THREAD_CACHE == HAK_THREAD_CACHE_NONE
+    (void)cls, (void)batches;
     return 1; // a freed block goes straight back to its slab
 #endif
-    uint32_t c = 2 * size_class_batch(cls);
+    uint32_t c = batches * size_class_batch(cls);
     return c < 2 ? 2 : c;
+}
+HAK_INLINE uint32_t size_class_cache_cap(unsigned cls) {
+    return size_class_cache_cap_of(cls, HAK_CACHE_BASE_BATCHES);
 }
 
 #endif

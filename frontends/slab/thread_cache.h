@@ -42,6 +42,10 @@ HAK_INLINE void tc_fill_carved(tc_t *c, char *base, size_t stride, uint32_t n) {
     unified_cache_push_range(c, base, stride, n);
 }
 HAK_INLINE bool tc_contains(const tc_t *c, const void *p) { return unified_cache_contains(c, p); }
+// The largest bound the box can hold.
+#define TC_CAP_LIMIT UNIFIED_CACHE_MAX
+// Change the bound (at most TC_CAP_LIMIT); a cache above it drains at its next push.
+HAK_INLINE void tc_set_cap(tc_t *c, uint32_t cap) { c->cap = cap; }
 #else
 #include "tls_sll.h"
 typedef tls_sll_t tc_t;
@@ -82,6 +86,10 @@ HAK_INLINE bool tc_contains(const tc_t *c, const void *p) {
         if (b == p) return true;
     return false;
 }
+// The largest bound the box can hold.
+#define TC_CAP_LIMIT UINT32_MAX
+// Change the bound; a list above it drains at its next push.
+HAK_INLINE void tc_set_cap(tc_t *c, uint32_t cap) { c->cap = cap; }
 #endif
 
 #endif

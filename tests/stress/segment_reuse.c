@@ -42,9 +42,11 @@ static void test_empty_segments_are_reused_not_remapped(void **state) {
     assert_true(st.slabs_claimed > first.slabs_claimed + (ROUNDS - 1) * 4);
 #if HAK_LRU
     // Segments emptied in one round wait in the lru and are claimed again in the next: hits, and
-    // no purge (no madvise, no page faults after it) while the workload churns.
-    assert_true(st.lru_inserted >= (uint64_t)(ROUNDS - 1));
-    assert_true(st.lru_hits >= (uint64_t)(ROUNDS - 1));
+    // no purge (no madvise, no page faults after it) while the workload churns. (Not every round
+    // empties a segment: the thread cache's bound grows for a thread that frees and then allocates
+    // again, and the blocks it keeps, up to a segment's worth, hold some segment in use.)
+    assert_true(st.lru_inserted >= (uint64_t)(ROUNDS / 4));
+    assert_true(st.lru_hits >= (uint64_t)(ROUNDS / 4));
     assert_int_equal(st.segments_purged, first.segments_purged);
 #else
     // Without the lru, every emptied segment is purged at once: the churn the lru removes.
