@@ -112,6 +112,14 @@ static int find_best(const pa_level_t *l, size_t bytes) {
     return best;
 }
 
+#ifdef HAK_DEBUG_CHECKS
+static bool level_holds(const pa_level_t *l, const void *span) {
+    for (unsigned i = 0; i < l->count; i++)
+        if (l->entry[i].span == span) return true;
+    return false;
+}
+#endif
+
 static void *level_take(pa_level_t *l, int i, size_t *span_bytes) {
     void *span = l->entry[i].span;
     *span_bytes = l->entry[i].bytes;
@@ -213,10 +221,8 @@ void page_arena_put(page_arena_t *a, void *span, size_t bytes, uint64_t now_ms) 
     pa_span_t *demote = NULL;
     hak_lock(&a->lock);
 #ifdef HAK_DEBUG_CHECKS
-    for (unsigned i = 0; i < a->hot.count; i++)
-        if (a->hot.entry[i].span == span) hak_fatal("page_arena: span %p put twice", span);
-    for (unsigned i = 0; i < a->warm.count; i++)
-        if (a->warm.entry[i].span == span) hak_fatal("page_arena: span %p put twice", span);
+    if (level_holds(&a->hot, span) || level_holds(&a->warm, span))
+        hak_fatal("page_arena: span %p put twice", span);
 #endif
     level_push(&a->hot, span, bytes, now_ms, &demote);
     decay_and_unlock(a, now_ms, demote);
