@@ -141,8 +141,11 @@ void segment_purge(hak_segment_t *seg);
 // The same for one seized slot.
 void segment_purge_slot(hak_segment_t *seg, unsigned slot);
 
-// Initialise slab `slot` of `seg` for a size class. The slab starts with no carved block.
-void slab_format(hak_segment_t *seg, unsigned slot, unsigned cls, uint32_t block_size);
+// Initialise slab `slot` of `seg` for a size class. The slab starts with no carved block. Its
+// blocks start at the slot's start (aligned to the slot size), or with `color` at an offset that
+// varies from slab to slab (a multiple of HAK_CACHE_LINE below block_size's largest power-of-two
+// divisor): blocks are then only HAK_CACHE_LINE-aligned, and the slot holds at most one block less.
+void slab_format(hak_segment_t *seg, unsigned slot, unsigned cls, uint32_t block_size, bool color);
 
 typedef struct {
     _Atomic uint64_t mapped, purged, slots_purged, bytes_mapped, bytes_purged;

@@ -18,7 +18,7 @@
 
 #include <stdatomic.h>
 
-#define SP_MAX_CLASSES 64
+#define SP_MAX_CLASSES 128
 
 typedef struct sp_segment {
     _Atomic uint32_t free_mask;     // bit i set: slot i is free

@@ -23,6 +23,7 @@ static _Atomic uint64_t heapless_remote_frees[HAK_NCLASSES];
 #define DEPOT_ON (HAK_THREAD_CACHE != HAK_THREAD_CACHE_NONE)
 #define DEPOT_BYTES (1024 * HAK_KiB)
 static batch_depot_t depots[DEPOT_CLASSES];
+_Static_assert(HAK_NCLASSES <= SP_MAX_CLASSES, "the shared pools keep a list per class");
 
 #define container_of(p, type, field) ((type *)((char *)(p) - offsetof(type, field)))
 
@@ -322,7 +323,7 @@ static hak_slab_t *heap_claim_slab(hak_heap_t *h, unsigned cls) {
         if (seg == NULL) return NULL;
         slot = shared_pool_add_segment(pool, &seg->pool, segment_slot_mask(kind));
     }
-    slab_format(seg, (unsigned)slot, cls, hak_class_size[cls]);
+    slab_format(seg, (unsigned)slot, cls, hak_class_size[cls], size_class_colored(cls));
     hak_slab_t *s = segment_slab(seg, (unsigned)slot);
     atomic_store_explicit(&s->owner, h, memory_order_release); // as above
     return s;

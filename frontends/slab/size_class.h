@@ -4,6 +4,13 @@
 //   mid    1 KiB .. 32 KiB  classes 20..39  four per doubling
 //   large  32 KiB .. 1.75 MiB classes 40..62 four per doubling
 //   huge   above: one mapping per block (os_direct)
+//   aligned twins  classes 63..90: the tiny and mid sizes that are multiples of 128 B once more
+//
+// Coloured classes: the slabs of a tiny or mid class whose size is a multiple of 128 B start their
+// blocks at an offset that varies by slab (slab_format), so that the blocks' first lines spread
+// over the cache sets instead of sharing the few a size with a large power-of-two factor would
+// give them (4 KiB blocks: one L1 set in 64). Their blocks are only 64-byte aligned; an aligned
+// request above 64 B takes the class's twin, the same size on slabs that are not coloured.
 //
 // Four classes per doubling waste at most 1/5 of a block (20%) right above a class boundary and
 // 12.5% on average; every size is a multiple of 16, so every block is 16-byte aligned, and every
@@ -15,7 +22,10 @@
 #include "segment.h"
 #include "thread_cache.h"
 
-#define HAK_NCLASSES 63
+#define HAK_SIZE_CLASSES 63 // distinct sizes: classes 0..62
+#define HAK_ALIGNED_TWINS 28
+#define HAK_NCLASSES (HAK_SIZE_CLASSES + HAK_ALIGNED_TWINS)
+#define HAK_COLOR_ALIGN HAK_CACHE_LINE // what a coloured class's blocks are aligned to
 #define HAK_TINY_MAX 1024
 #define HAK_MID_MAX (32 * HAK_KiB)
 #define HAK_LARGE_MAX ((size_t)1835008) // 1.75 MiB: the largest class that fits a large segment
@@ -26,6 +36,8 @@ enum { FRONTEND_TINY, FRONTEND_MID, FRONTEND_LARGE, FRONTEND_HUGE, FRONTENDS };
 
 extern HAK_INTERNAL const uint32_t hak_class_size[HAK_NCLASSES];
 extern HAK_INTERNAL const uint8_t hak_small_class[HAK_TINY_MAX / 16 + 1];
+// A coloured class's twin; any other class itself.
+extern HAK_INTERNAL const uint8_t hak_aligned_twin[HAK_SIZE_CLASSES];
 
 // Class of a request of at most HAK_TINY_MAX bytes: one table load.
 HAK_INLINE unsigned size_class_small(size_t n) { return hak_small_class[(n + 15) >> 4]; }
@@ -37,20 +49,25 @@ HAK_INLINE unsigned size_class_of(size_t n) {
     return 8 + (k - 7) * 4 + (unsigned)(((n - 1) >> (k - 2)) & 3);
 }
 
+HAK_INLINE bool size_class_colored(unsigned cls) {
+    return cls < HAK_SIZE_CLASSES && hak_aligned_twin[cls] != cls;
+}
+
 // Class of a request of n bytes at alignment `align` (a power of two, 16 < align <= 64 KiB, and
-// roundup(n, align) <= HAK_LARGE_MAX): the smallest class of at least n bytes (1 for 0) that align
-// divides.
-// Slab starts are 64 KiB-aligned, so its blocks are aligned. Rounding n up to the alignment is
-// enough: in a doubling (2^k, 2^(k+1)] the classes step by 2^(k-2), so every multiple of an
+// roundup(n, align) <= HAK_LARGE_MAX): the smallest size of at least n bytes (1 for 0) that align
+// divides, on slabs whose blocks are aligned to it.
+// Slabs that are not coloured start 64 KiB-aligned, coloured ones 64-byte aligned, so a block of
+// a size that align divides is aligned (above 64 B: in the twin). Rounding n up to the alignment
+// is enough: in a doubling (2^k, 2^(k+1)] the classes step by 2^(k-2), so every multiple of an
 // alignment of 2^(k-1) or more there is itself a class, and a smaller alignment divides them all.
 HAK_INLINE unsigned size_class_aligned(size_t n, size_t align) {
-    return size_class_of((n + (n == 0) + align - 1) & ~(align - 1));
+    unsigned cls = size_class_of((n + (n == 0) + align - 1) & ~(align - 1));
+    return align > HAK_COLOR_ALIGN ? hak_aligned_twin[cls] : cls;
 }
 
 HAK_INLINE unsigned size_class_frontend(unsigned cls) {
-    return cls < HAK_TINY_CLASSES ? FRONTEND_TINY
-           : cls < HAK_TINY_CLASSES + HAK_MID_CLASSES ? FRONTEND_MID
-                                                     : FRONTEND_LARGE;
+    uint32_t size = hak_class_size[cls];
+    return size <= HAK_TINY_MAX ? FRONTEND_TINY : size <= HAK_MID_MAX ? FRONTEND_MID : FRONTEND_LARGE;
 }
 
 HAK_INLINE seg_kind_t size_class_segment_kind(unsigned cls) {

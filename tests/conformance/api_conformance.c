@@ -482,6 +482,33 @@ static void test_posix_memalign_many_small(void **state) {
     }
 }
 
+static void test_posix_memalign_beside_malloc(void **state) {
+    (void)state;
+    // Plain blocks of sizes that are multiples of 128 B come from slabs whose blocks start at
+    // cache-line offsets that vary by slab; aligned requests of the same sizes, interleaved with
+    // them over many slabs, must still be aligned.
+    enum { N = 400 };
+    static void *plain[N], *aligned[N];
+    for (size_t align = 128; align <= 4096; align *= 2) {
+        for (size_t size = align; size <= 32 * KiB; size += size < 4096 ? align : 4096) {
+            for (int i = 0; i < N; i++) {
+                plain[i] = API(malloc)(opaque(size));
+                assert_non_null(plain[i]);
+                assert_int_equal(API(posix_memalign)(&aligned[i], opaque(align), opaque(size)), 0);
+                if (!is_aligned(aligned[i], align))
+                    fail_msg("posix_memalign(%zu, %zu) = %p beside malloc(%zu) = %p", align, size,
+                             aligned[i], size, plain[i]);
+                memset(aligned[i], 0xA5, size);
+                memset(plain[i], 0x5A, size);
+            }
+            for (int i = 0; i < N; i++) {
+                API(free)(plain[i]);
+                API(free)(aligned[i]);
+            }
+        }
+    }
+}
+
 static void test_aligned_alloc(void **state) {
     (void)state;
     for (size_t align = 1; align <= 4 * MiB; align *= 2) {
@@ -809,6 +836,7 @@ int main(void) {
         cmocka_unit_test(test_posix_memalign_enomem),
         cmocka_unit_test(test_posix_memalign_all_alignments),
         cmocka_unit_test(test_posix_memalign_many_small),
+        cmocka_unit_test(test_posix_memalign_beside_malloc),
         cmocka_unit_test(test_aligned_alloc),
         cmocka_unit_test(test_memalign),
         cmocka_unit_test(test_valloc),

@@ -213,8 +213,18 @@ static void test_slab_format_and_is_block_every_class(void **state) {
             unsigned slot = slots[si];
             char *start, *end;
             segment_slot_range(seg, slot, &start, &end);
-            slab_format(seg, slot, cls, bs);
+            size_t plain_cap = (size_t)(end - start) / bs;
+            bool color = size_class_colored(cls);
+            slab_format(seg, slot, cls, bs, color);
             hak_slab_t *s = segment_slab(seg, slot);
+            if (color) {
+                // Past the slot's start by a cache-line multiple that keeps the block starts at
+                // new offsets: below the size's largest power-of-two divisor.
+                size_t off = (size_t)(s->start - start);
+                assert_int_equal(off % HAK_CACHE_LINE, 0);
+                assert_true(off < (size_t)(bs & -bs));
+                start = s->start;
+            }
             assert_ptr_equal(s->start, start);
             assert_int_equal(s->block_size, bs);
             assert_int_equal(s->cls, cls);
@@ -227,6 +237,7 @@ static void test_slab_format_and_is_block_every_class(void **state) {
             if (cap < 1 || cap > UINT16_MAX)
                 fail_msg("class %u (%u B) in a %s slot: %zu blocks", cls, bs, kind_name[kind], cap);
             assert_int_equal(s->capacity, cap);
+            assert_true(cap + 1 >= plain_cap); // colouring costs at most one block
             assert_true(start + (size_t)s->capacity * bs <= end);
             assert_int_equal((uintptr_t)start % 16, 0);
 
@@ -248,6 +259,35 @@ static void test_slab_format_and_is_block_every_class(void **state) {
     }
 }
 
+static void test_colored_slabs_spread_over_cache_lines(void **state) {
+    // 4 KiB blocks of uncoloured slabs all start at offset 0 of a page (one L1 set in 64); over
+    // the slabs of 16 segments the coloured ones start at most of the 64 line offsets.
+    unsigned cls = size_class_of(4096);
+    assert_true(size_class_colored(cls));
+    uint64_t seen = 0;
+    unsigned slabs = 0;
+    hak_segment_t *segs[16];
+    for (int i = 0; i < 16; i++) {
+        hak_segment_t *seg = segs[i] = segment_create(SEG_KIND_MID);
+        assert_non_null(seg);
+        uint32_t mask = segment_slot_mask(SEG_KIND_MID);
+        for (unsigned slot = 0; slot < 32; slot++) {
+            if (!(mask & (1u << slot))) continue;
+            slab_format(seg, slot, cls, 4096, true);
+            hak_slab_t *s = segment_slab(seg, slot);
+            seen |= 1ull << (((uintptr_t)s->start % 4096) / HAK_CACHE_LINE);
+            slabs++;
+        }
+    }
+    for (int i = 0; i < 16; i++) {
+        segmap_set((uintptr_t)segs[i], SEGMAP_NONE);
+        hak_os_release(segs[i], HAK_SEG_SIZE);
+    }
+    unsigned offsets = (unsigned)__builtin_popcountll(seen);
+    print_message("%u slabs start at %u of 64 line offsets\n", slabs, offsets);
+    assert_true(offsets >= 32);
+}
+
 static void test_addresses_outside_slots_rejected(void **state) {
     // With every slot of a segment formatted and fully carved, the header and the segment's end
     // lead to slabs that accept nothing.
@@ -260,7 +300,7 @@ static void test_addresses_outside_slots_rejected(void **state) {
                                            : HAK_TINY_CLASSES + HAK_MID_CLASSES;
         for (unsigned slot = 0; slot < 32; slot++) {
             if (!(mask & (1u << slot))) continue;
-            slab_format(seg, slot, cls, hak_class_size[cls]);
+            slab_format(seg, slot, cls, hak_class_size[cls], false);
             segment_slab(seg, slot)->carved = segment_slab(seg, slot)->capacity;
         }
         for (uintptr_t off = 16; off < HAK_SEG_HEADER_SIZE; off += 16) {
@@ -281,7 +321,7 @@ static void test_addresses_outside_slots_rejected(void **state) {
 static void test_purge_keeps_header_zeroes_slabs(void **state) {
     hak_segment_t *seg = segment_create(SEG_KIND_MID);
     assert_non_null(seg);
-    slab_format(seg, 3, HAK_TINY_CLASSES, hak_class_size[HAK_TINY_CLASSES]);
+    slab_format(seg, 3, HAK_TINY_CLASSES, hak_class_size[HAK_TINY_CLASSES], false);
     segment_slab(seg, 3)->carved = 7;
     segment_slab(seg, 3)->used = 5;
     seg->pool.all_mask = segment_slot_mask(SEG_KIND_MID);
@@ -348,7 +388,7 @@ static void *race_checker(void *arg) {
 static void test_is_block_while_owner_carves(void **state) {
     hak_segment_t *seg = segment_create(SEG_KIND_TINY);
     assert_non_null(seg);
-    slab_format(seg, 1, 0, hak_class_size[0]);
+    slab_format(seg, 1, 0, hak_class_size[0], false);
     carve_race_t r = {.slab = segment_slab(seg, 1)};
     pthread_t tid;
     assert_int_equal(pthread_create(&tid, NULL, race_checker, &r), 0);
@@ -378,6 +418,7 @@ int main(void) {
         cmocka_unit_test(test_slot_mask_per_kind),
         cmocka_unit_test(test_slot_range_avoids_header),
         cmocka_unit_test(test_slab_format_and_is_block_every_class),
+        cmocka_unit_test(test_colored_slabs_spread_over_cache_lines),
         cmocka_unit_test(test_addresses_outside_slots_rejected),
         cmocka_unit_test(test_purge_keeps_header_zeroes_slabs),
         cmocka_unit_test(test_is_block_while_owner_carves),

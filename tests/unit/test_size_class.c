@@ -1,6 +1,7 @@
 // Unit tests of the size classes (frontends/slab/size_class.h): the one definition of block sizes.
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,14 +11,14 @@
 
 // Reference: the smallest class whose size is at least n (class 0 for n = 0).
 static unsigned reference_class(size_t n) {
-    for (unsigned c = 0; c < HAK_NCLASSES; c++)
+    for (unsigned c = 0; c < HAK_SIZE_CLASSES; c++)
         if (hak_class_size[c] >= n) return c;
-    return HAK_NCLASSES; // too big for any class
+    return HAK_SIZE_CLASSES; // too big for any class
 }
 
 static void test_sizes_are_16_multiples_strictly_increasing(void **state) {
     assert_int_equal(hak_class_size[0], 16);
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    for (unsigned c = 0; c < HAK_SIZE_CLASSES; c++) {
         if (hak_class_size[c] % 16 != 0)
             fail_msg("class %u size %u is not a multiple of 16", c, hak_class_size[c]);
         if (c > 0 && hak_class_size[c] <= hak_class_size[c - 1])
@@ -25,7 +26,7 @@ static void test_sizes_are_16_multiples_strictly_increasing(void **state) {
                      hak_class_size[c - 1]);
     }
     // The table ends exactly at the largest slab size.
-    assert_int_equal(hak_class_size[HAK_NCLASSES - 1], HAK_LARGE_MAX);
+    assert_int_equal(hak_class_size[HAK_SIZE_CLASSES - 1], HAK_LARGE_MAX);
 }
 
 static void test_frontend_boundaries(void **state) {
@@ -58,7 +59,7 @@ static void test_size_class_of_sampled_to_large_max(void **state) {
         unsigned got = size_class_of(n), want = reference_class(n);
         if (got != want) fail_msg("size_class_of(%zu) = %u, expected %u", n, got, want);
     }
-    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+    for (unsigned c = 0; c < HAK_SIZE_CLASSES; c++) {
         size_t s = hak_class_size[c];
         const size_t probe[] = {s - 16, s - 15, s - 1, s, s + 1, s + 15, s + 16};
         for (int i = 0; i < 7; i++) {
@@ -69,7 +70,7 @@ static void test_size_class_of_sampled_to_large_max(void **state) {
         }
         assert_int_equal(size_class_of(s), c); // an exact class size maps to itself
     }
-    assert_int_equal(size_class_of(HAK_LARGE_MAX), HAK_NCLASSES - 1);
+    assert_int_equal(size_class_of(HAK_LARGE_MAX), HAK_SIZE_CLASSES - 1);
     assert_int_equal(size_class_of(0), 0);
     assert_int_equal(size_class_of(1), 0);
 }
@@ -90,7 +91,7 @@ static void test_waste_bounded(void **state) {
     // The worst request for class c is one byte above class c-1: the block wastes
     // size[c] - size[c-1] - 1 bytes. Above 128 B this stays below 20% of the block.
     double worst = 0;
-    for (unsigned c = 1; c < HAK_NCLASSES; c++) {
+    for (unsigned c = 1; c < HAK_SIZE_CLASSES; c++) {
         uint32_t sz = hak_class_size[c];
         if (sz <= 128) {
             assert_int_equal(sz - hak_class_size[c - 1], 16);
@@ -111,11 +112,38 @@ static void test_powers_of_two_are_classes(void **state) {
     }
 }
 
-// Reference: the smallest class of at least n bytes (1 for 0) that align divides.
+// Reference: the smallest size of at least n bytes (1 for 0) that align divides, in a class that
+// is not coloured when align is above what coloured blocks are aligned to (the first such class).
 static unsigned reference_aligned_class(size_t n, size_t align) {
-    for (unsigned c = 0; c < HAK_NCLASSES; c++)
-        if (hak_class_size[c] >= (n ? n : 1) && hak_class_size[c] % align == 0) return c;
-    return HAK_NCLASSES;
+    unsigned best = HAK_NCLASSES;
+    for (unsigned c = 0; c < HAK_NCLASSES; c++) {
+        uint32_t sz = hak_class_size[c];
+        if (sz < (n ? n : 1) || sz % align != 0) continue;
+        if (align > HAK_COLOR_ALIGN && size_class_colored(c)) continue;
+        if (best == HAK_NCLASSES || sz < hak_class_size[best]) best = c;
+    }
+    return best;
+}
+
+static void test_aligned_twins(void **state) {
+    unsigned twins = 0;
+    for (unsigned c = 0; c < HAK_SIZE_CLASSES; c++) {
+        uint32_t sz = hak_class_size[c];
+        bool colored = sz <= HAK_MID_MAX && sz % 128 == 0; // the rule size_class.h states
+        assert_int_equal(size_class_colored(c), colored);
+        unsigned t = hak_aligned_twin[c];
+        if (!colored) {
+            assert_int_equal(t, c);
+            continue;
+        }
+        twins++;
+        assert_in_range(t, HAK_SIZE_CLASSES, HAK_NCLASSES - 1);
+        assert_int_equal(hak_class_size[t], sz);
+        assert_false(size_class_colored(t));
+        assert_int_equal(size_class_frontend(t), size_class_frontend(c));
+        for (unsigned d = 0; d < c; d++) assert_int_not_equal(hak_aligned_twin[d], t);
+    }
+    assert_int_equal(twins, HAK_ALIGNED_TWINS);
 }
 
 static void test_size_class_aligned(void **state) {
@@ -153,6 +181,7 @@ int main(void) {
         cmocka_unit_test(test_waste_bounded),
         cmocka_unit_test(test_powers_of_two_are_classes),
         cmocka_unit_test(test_size_class_aligned),
+        cmocka_unit_test(test_aligned_twins),
         cmocka_unit_test(test_batch_and_cache_cap),
     };
     return cmocka_run_group_tests_name("size_class", tests, NULL, NULL);
