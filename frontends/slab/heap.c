@@ -810,10 +810,19 @@ bool heap_flush_depots(bool all) {
     return flushed;
 }
 
-// An invalid pointer, or a free by a thread without a heap: straight to the slab's remote queue.
+// A free the fast path could not finish: an invalid pointer (abort), a cache without room (push,
+// then drain), or a thread without a heap (straight to the slab's remote queue).
 HAK_NOINLINE void heap_free_slow(hak_slab_t *s, void *p) {
     if (!slab_is_block(s, p)) hak_fatal("free(): invalid pointer %p", p);
+    hak_heap_t *h = hak_tls_heap;
     unsigned cls = s->cls;
+    if (h != &hak_heap_empty) {
+#ifdef HAK_DEBUG_CHECKS
+        heap_check_double_free(h, s, p);
+#endif
+        if (tc_push(&h->cache[cls].tc, p)) heap_drain(h, cls);
+        return;
+    }
     remote_push(s, cls, p, p);
     atomic_fetch_add_explicit(&heapless_remote_frees[cls], 1, memory_order_relaxed);
 }

@@ -98,15 +98,17 @@ HAK_INLINE void *heap_alloc(unsigned cls) {
 
 // Free a block of a slab segment (the segmap said so, and gave its slot shift). A thread that
 // never allocated has no cache (the shared empty heap's must not be written): its frees take the
-// slow path.
+// slow path, as do frees into a full cache (they drain it).
 HAK_INLINE void heap_free(hak_segment_t *seg, void *p, unsigned slot_shift) {
     hak_slab_t *s = segment_slab_at(seg, p, slot_shift);
     hak_heap_t *h = hak_tls_heap;
-    if (HAK_LIKELY(slab_is_block(s, p) && h != &hak_heap_empty)) {
+    tc_t *c = &h->cache[s->cls].tc;
+    // The empty heap's caches have no room (bound 0), so one test covers "full" and "no heap".
+    if (HAK_LIKELY(slab_is_block(s, p) && tc_has_room(c))) {
 #ifdef HAK_DEBUG_CHECKS
         heap_check_double_free(h, s, p);
 #endif
-        if (HAK_UNLIKELY(tc_push(&h->cache[s->cls].tc, p))) heap_drain(h, s->cls);
+        (void)tc_push(c, p);
         return;
     }
     heap_free_slow(s, p);

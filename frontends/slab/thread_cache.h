@@ -26,6 +26,8 @@ typedef unified_cache_t tc_t;
 HAK_INLINE void tc_init(tc_t *c, uint32_t cap) { unified_cache_init(c, cap); }
 HAK_INLINE void *tc_pop(tc_t *c) { return unified_cache_pop(c); }
 HAK_INLINE bool tc_push(tc_t *c, void *b) { return unified_cache_push(c, b); }
+// Would a push leave the cache below its bound? (Never for a bound of 0: the empty heap's.)
+HAK_INLINE bool tc_has_room(const tc_t *c) { return c->count + 1 < c->cap; }
 // The block the next pop returns, or NULL.
 HAK_INLINE void *tc_peek(const tc_t *c) { return c->count ? c->slots[c->count - 1] : NULL; }
 // Relaxed atomic read: statistics may read another thread's count.
@@ -57,6 +59,8 @@ typedef tls_sll_t tc_t;
 HAK_INLINE void tc_init(tc_t *c, uint32_t cap) { tls_sll_init(c, cap); }
 HAK_INLINE void *tc_pop(tc_t *c) { return tls_sll_pop(c); }
 HAK_INLINE bool tc_push(tc_t *c, void *b) { return tls_sll_push(c, b); }
+// Would a push leave the list below its bound? (Never for a bound of 0: the empty heap's.)
+HAK_INLINE bool tc_has_room(const tc_t *c) { return c->count + 1 < c->cap; }
 // The block the next pop returns, or NULL.
 HAK_INLINE void *tc_peek(const tc_t *c) { return c->head; }
 // Relaxed atomic read: statistics may read another thread's count.
