@@ -87,7 +87,7 @@ void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p);
 #endif
 
 HAK_INLINE void *heap_alloc(unsigned cls) {
-    heap_cache_t *c = &hak_tls_heap->cache[cls];
+    heap_cache_t *c = hak_tls_heap->cache + (size_t)cls;
     void *b = tc_pop(&c->tc);
     if (HAK_LIKELY(b != NULL)) {
         c->allocs++;

@@ -45,8 +45,9 @@ HAK_INLINE unsigned size_class_small(size_t n) { return hak_small_class[(n + 15)
 // Class of any request up to HAK_LARGE_MAX.
 HAK_INLINE unsigned size_class_of(size_t n) {
     if (n <= HAK_TINY_MAX) return size_class_small(n);
-    unsigned k = 63u - (unsigned)__builtin_clzll(n - 1); // n is in (2^k, 2^(k+1)]
-    return 8 + (k - 7) * 4 + (unsigned)(((n - 1) >> (k - 2)) & 3);
+    // n is in (2^k, 2^(k+1)]; 63 ^ clz (not 63 - clz) lets the compiler use bsr's result as is.
+    unsigned k = 63u ^ (unsigned)__builtin_clzll(n - 1);
+    return 4 * k - 20 + (unsigned)(((n - 1) >> (k - 2)) & 3); // 8 + 4 (k - 7) + quarter
 }
 
 HAK_INLINE bool size_class_colored(unsigned cls) {
