@@ -33,12 +33,19 @@ static HAK_NOINLINE void *huge_alloc(size_t size, size_t align, bool zero) {
     return os_direct_alloc(size, align, zero);
 }
 
-static void *aligned_alloc_any(size_t align, size_t size) {
-    if (align <= 16) return hak_malloc(size);
+// The slab class serving `size` bytes aligned to `align` (a power of two), or HAK_NCLASSES for
+// a huge block.
+static inline unsigned aligned_class(size_t align, size_t size) {
+    if (align <= 16) return size <= HAK_LARGE_MAX ? size_class_of(size) : HAK_NCLASSES;
     if (align <= 64 * HAK_KiB && size <= HAK_LARGE_MAX &&
         ((size + align - 1) & ~(align - 1)) <= HAK_LARGE_MAX)
-        return heap_alloc(size_class_aligned(size, align));
-    return huge_alloc(size, align, false);
+        return size_class_aligned(size, align);
+    return HAK_NCLASSES;
+}
+
+static void *aligned_alloc_any(size_t align, size_t size) {
+    unsigned cls = aligned_class(align, size);
+    return cls < HAK_NCLASSES ? heap_alloc(cls) : huge_alloc(size, align < 16 ? 16 : align, false);
 }
 
 // ---- the API -----------------------------------------------------------------------------------
@@ -126,12 +133,21 @@ HAK_EXPORT void *hak_reallocarray(void *p, size_t count, size_t size) {
     return hak_realloc(p, total);
 }
 
-HAK_EXPORT int hak_posix_memalign(void **out, size_t align, size_t size) {
-    if (align < sizeof(void *) || (align & (align - 1)) != 0) return EINVAL;
+// errno is the caller's: only the slow paths (mmap and the like) may touch it, so only they save it.
+static HAK_NOINLINE int posix_memalign_slow(void **out, size_t align, size_t size, unsigned cls) {
     int saved = errno;
-    void *p = aligned_alloc_any(align, size);
+    void *p = cls < HAK_NCLASSES ? heap_alloc_slow(cls) : huge_alloc(size, align < 16 ? 16 : align, false);
     if (p == NULL) return ENOMEM;
     errno = saved;
+    *out = p;
+    return 0;
+}
+
+HAK_EXPORT int hak_posix_memalign(void **out, size_t align, size_t size) {
+    if (align < sizeof(void *) || (align & (align - 1)) != 0) return EINVAL;
+    unsigned cls = aligned_class(align, size);
+    void *p = cls < HAK_NCLASSES ? heap_alloc_cached(cls) : NULL;
+    if (HAK_UNLIKELY(p == NULL)) return posix_memalign_slow(out, align, size, cls);
     *out = p;
     return 0;
 }

@@ -86,14 +86,18 @@ void heap_free_slow(hak_slab_t *s, void *p);
 void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p);
 #endif
 
-HAK_INLINE void *heap_alloc(unsigned cls) {
-    heap_cache_t *c = hak_tls_heap->cache + (size_t)cls;
+// A block of class cls from the thread's cache, or NULL when it is empty (no slow path, errno
+// untouched).
+HAK_INLINE void *heap_alloc_cached(unsigned cls) {
+    heap_cache_t *c = hak_tls_heap->cache + (size_t)cls; // size_t: one address computation, not two
     void *b = tc_pop(&c->tc);
-    if (HAK_LIKELY(b != NULL)) {
-        c->allocs++;
-        return b;
-    }
-    return heap_alloc_slow(cls);
+    if (HAK_LIKELY(b != NULL)) c->allocs++;
+    return b;
+}
+
+HAK_INLINE void *heap_alloc(unsigned cls) {
+    void *b = heap_alloc_cached(cls);
+    return HAK_LIKELY(b != NULL) ? b : heap_alloc_slow(cls);
 }
 
 // Free a block of a slab segment (the segmap said so, and gave its slot shift). A thread that
