@@ -36,7 +36,7 @@ static HAK_NOINLINE void *huge_alloc(size_t size, size_t align, bool zero) {
 // The slab class serving `size` bytes aligned to `align` (a power of two), or HAK_NCLASSES for
 // a huge block.
 static inline unsigned aligned_class(size_t align, size_t size) {
-    if (align <= 16) return size <= HAK_LARGE_MAX ? size_class_of(size) : HAK_NCLASSES;
+    if (align < 16) align = 16; // every block is 16-byte aligned
     if (align <= 64 * HAK_KiB && size <= HAK_LARGE_MAX &&
         ((size + align - 1) & ~(align - 1)) <= HAK_LARGE_MAX)
         return size_class_aligned(size, align);

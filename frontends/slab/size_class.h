@@ -54,16 +54,23 @@ HAK_INLINE bool size_class_colored(unsigned cls) {
     return cls < HAK_SIZE_CLASSES && hak_aligned_twin[cls] != cls;
 }
 
-// Class of a request of n bytes at alignment `align` (a power of two, 16 < align <= 64 KiB, and
+// Class of a request of n bytes at alignment `align` (a power of two, 16 <= align <= 64 KiB, and
 // roundup(n, align) <= HAK_LARGE_MAX): the smallest size of at least n bytes (1 for 0) that align
 // divides, on slabs whose blocks are aligned to it.
 // Slabs that are not coloured start 64 KiB-aligned, coloured ones 64-byte aligned, so a block of
 // a size that align divides is aligned (above 64 B: in the twin). Rounding n up to the alignment
 // is enough: in a doubling (2^k, 2^(k+1)] the classes step by 2^(k-2), so every multiple of an
 // alignment of 2^(k-1) or more there is itself a class, and a smaller alignment divides them all.
+// The twin is selected without a branch (a conditional move): aligned requests mix alignments on
+// both sides of 64 B.
 HAK_INLINE unsigned size_class_aligned(size_t n, size_t align) {
-    unsigned cls = size_class_of((n + (n == 0) + align - 1) & ~(align - 1));
-    return align > HAK_COLOR_ALIGN ? hak_aligned_twin[cls] : cls;
+    size_t r = (n + (n == 0) + align - 1) & ~(align - 1); // >= 16, a multiple of 16
+    unsigned small = (unsigned)(r >> 4) - 1;               // up to 128 B: 16 B apart
+    unsigned k = 63u ^ (unsigned)__builtin_clzll(r - 1);   // >= 3, as in size_class_of
+    unsigned big = 4 * k - 20 + (unsigned)(((r - 1) >> (k - 2)) & 3);
+    unsigned cls = r <= 128 ? small : big;
+    unsigned twin = hak_aligned_twin[cls];
+    return align > HAK_COLOR_ALIGN ? twin : cls;
 }
 
 HAK_INLINE unsigned size_class_frontend(unsigned cls) {

@@ -147,7 +147,7 @@ static void test_aligned_twins(void **state) {
 }
 
 static void test_size_class_aligned(void **state) {
-    for (size_t align = 32; align <= 64 * HAK_KiB; align <<= 1) {
+    for (size_t align = 16; align <= 64 * HAK_KiB; align <<= 1) {
         size_t step = align >= 4096 ? 61 : 1; // exhaustive for the small alignments
         for (size_t n = 0; ((n + align - 1) & ~(align - 1)) <= HAK_LARGE_MAX; n += step) {
             unsigned got = size_class_aligned(n, align), want = reference_aligned_class(n, align);
