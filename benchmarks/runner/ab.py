@@ -86,19 +86,6 @@ def geomean(xs):
     return math.exp(sum(math.log(x) for x in xs) / len(xs)) if xs else None
 
 
-def paired_ratios(records, case, preset, baseline, key):
-    """preset/baseline of the same round, for every round where both runs succeeded."""
-    by_round = {}
-    for r in records:
-        if r["case"] == case and r["ok"] and isinstance(r.get(key), (int, float)):
-            by_round.setdefault(r["run"], {})[r["allocator"]] = r[key]
-    out = []
-    for d in by_round.values():
-        if preset in d and baseline in d and d[baseline]:
-            out.append(d[preset] / d[baseline])
-    return out
-
-
 def build_tables(cases, presets, baseline, med, records):
     """[(title, header, rows, note)]: throughput (median ops/s and ratios to the baseline), per-round
     paired ratios, and resident memory."""
@@ -131,7 +118,7 @@ def build_tables(cases, presets, baseline, med, records):
             for c in thr:
                 row = [c["name"]]
                 for n in others:
-                    pr = paired_ratios(records, c["name"], n, baseline, "ops_per_sec")
+                    pr = R.paired_ratios(records, c["name"], n, baseline, "ops_per_sec")
                     row.append(f"{statistics.median(pr):.2f}x [{min(pr):.2f}-{max(pr):.2f}]" if pr else "-")
                 rows.append(row)
             tables.append(("Throughput ratio of the runs of the same round (median [min-max])", header, rows,
@@ -323,7 +310,7 @@ def main():
                     continue
                 for key in keys:
                     r = R.ratio(med.get((c["name"], p.name), {}).get(key), med.get((c["name"], baseline), {}).get(key))
-                    pr = paired_ratios(records, c["name"], p.name, baseline, key)
+                    pr = R.paired_ratios(records, c["name"], p.name, baseline, key)
                     w.writerow([c["name"], p.name, baseline, key, "" if r is None else f"{r:.4f}",
                                 f"{statistics.median(pr):.4f}" if pr else "", f"{min(pr):.4f}" if pr else "",
                                 f"{max(pr):.4f}" if pr else "", len(pr)])

@@ -338,13 +338,23 @@ def ratio(a, b):
 NOISY_PCT = 30.0
 
 
+def paired_ratios(records, case, a, b, key):
+    """a/b of the same round, for every round where both runs succeeded."""
+    by_round = {}
+    for r in records:
+        if r["case"] == case and r["ok"] and isinstance(r.get(key), (int, float)):
+            by_round.setdefault(r["run"], {})[r["allocator"]] = r[key]
+    return [d[a] / d[b] for d in by_round.values() if a in d and b in d and d[b]]
+
+
 def noisy(med, case, alloc, key):
     return med.get((case, alloc), {}).get(key + ":spread", 0.0) > NOISY_PCT
 
 
-def build_tables(cases, allocs, med):
-    """Returns [(title, header, rows, note)] for throughput and memory. A figure whose runs differ by
-    more than NOISY_PCT percent of the median (max - min) is marked with '*'."""
+def build_tables(cases, allocs, med, records):
+    """Returns [(title, header, rows, note)] for throughput (medians, then ratios within rounds) and
+    memory. A figure whose runs differ by more than NOISY_PCT percent of the median (max - min) is
+    marked with '*'."""
     names = [a.name for a in allocs]
     peers = [a.name for a in allocs if a.kind != "hakmem"]
     variants = [a.name for a in allocs if a.kind == "hakmem" and a.name != "hakmem"]
@@ -368,6 +378,19 @@ def build_tables(cases, allocs, med):
         tables.append(("Throughput (median ops/s)", header, rows,
                        "hakmem/peer > 1 means hakmem is faster. * = runs differ by more than "
                        f"{NOISY_PCT:.0f}% of the median: rerun with more --runs on a quieter machine."))
+        if has_hak and len(names) > 1:
+            header = ["workload"] + [f"hakmem/{p}" for p in peers] + [f"{v}/hakmem" for v in variants]
+            pairs = [("hakmem", p) for p in peers] + [(v, "hakmem") for v in variants]
+            rows = []
+            for c in thr:
+                row = [c["name"]]
+                for a, b in pairs:
+                    pr = paired_ratios(records, c["name"], a, b, "ops_per_sec")
+                    row.append(fmt_ratio(statistics.median(pr)) if pr else "-")
+                rows.append(row)
+            tables.append(("Throughput ratio within a round (median over the rounds)", header, rows,
+                           "each round runs every allocator once, back to back: a ratio within a round is "
+                           "less exposed to the machine's slow and fast phases than a ratio of medians."))
 
     header = ["workload"] + [f"{n} MiB" for n in names]
     if has_hak:
@@ -736,7 +759,7 @@ def main():
     # CSV
     write_csvs(outdir, records, med_rows)
 
-    tables = build_tables(cases, allocs, med)
+    tables = build_tables(cases, allocs, med, records)
     failures = [r for r in records if not r["ok"]]
     # Results that ran but showed the allocator misbehaving (not fatal to the comparison).
     notes = []
