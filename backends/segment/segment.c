@@ -12,6 +12,7 @@ void segmap_set(uintptr_t header, unsigned what) {
 }
 
 static const uint8_t kind_shift[SEG_KINDS] = {16, 18, HAK_SEG_SHIFT};
+_Static_assert(SEGMAP_TINY == 16, "the segmap byte of a tiny segment is its slot shift");
 
 uint32_t segment_slot_mask(seg_kind_t kind) {
     unsigned slots = 1u << (HAK_SEG_SHIFT - kind_shift[kind]);

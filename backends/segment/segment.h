@@ -31,9 +31,10 @@
 #define HAK_SEGMAP_ENTRIES ((size_t)1 << (HAK_ADDRESS_BITS - HAK_SEG_SHIFT))
 
 // A slab segment's entry is its slot shift (16, 18 or 21, all >= SEGMAP_SLABS), so a free learns
-// the slot size from the byte it reads anyway, not from the segment header.
+// the slot size from the byte it reads anyway, not from the segment header. SEGMAP_TINY: a tiny
+// segment's (free tests it first and then uses the shift as a constant).
 // SEGMAP_GROW: a grow region (frontends/slab/grow.h), where realloc grows blocks in place.
-enum { SEGMAP_NONE = 0, SEGMAP_HUGE = 2, SEGMAP_GROW = 3, SEGMAP_SLABS = 16 };
+enum { SEGMAP_NONE = 0, SEGMAP_HUGE = 2, SEGMAP_GROW = 3, SEGMAP_SLABS = 16, SEGMAP_TINY = 16 };
 HAK_INLINE bool segmap_is_slabs(unsigned what) { return what >= SEGMAP_SLABS; }
 
 // Slot i's metadata is slabs[i + color], color = bits 21-24 of the segment's address: segments

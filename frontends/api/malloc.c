@@ -59,6 +59,13 @@ HAK_EXPORT void *hak_malloc(size_t size) {
 HAK_EXPORT void hak_free(void *p) {
     uintptr_t hdr = segment_header_of(p);
     unsigned what = segmap_get(hdr);
+    // Tiny blocks first, with their slot shift as a constant: the slab's address then does not
+    // wait for the segment-map byte (the CPU loads the slab line while the byte's test is
+    // predicted), one dependent load fewer on the way to the push.
+    if (HAK_LIKELY(what == SEGMAP_TINY)) {
+        heap_free((hak_segment_t *)hdr, p, SEGMAP_TINY);
+        return;
+    }
     if (HAK_LIKELY(segmap_is_slabs(what))) {
         heap_free((hak_segment_t *)hdr, p, what);
         return;
