@@ -161,11 +161,30 @@ static bool segment_purge_if_empty(hak_segment_t *seg) {
 }
 
 #if HAK_LRU
+// Purge the segments of a chain the lru handed back. The chain is linked through the nodes'
+// `next`, which lru_insert rewrites (under the lru's lock) when a segment of the chain is claimed,
+// emptied and inserted again before this thread reaches it: so the links are read under that
+// lock, a batch at a time before the slow purges, and the walk stops at a node that is linked
+// again (its segment waits in the lru once more; the nodes after it stay unpurged until their
+// segments empty again, a rare loss of a purge, never a walk into the live list).
+#define PURGE_BATCH 32
 static bool segments_purge_chain(lru_node_t *n) {
     bool purged = false;
-    for (lru_node_t *next; n != NULL; n = next) {
-        next = n->next;
-        if (segment_purge_if_empty(container_of(n, hak_segment_t, lru))) purged = true;
+    while (n != NULL) {
+        hak_segment_t *batch[PURGE_BATCH];
+        unsigned count = 0;
+        lru_lock(&segment_lru);
+        // relaxed: under the lock, which orders every write of `linked` and `next`.
+        for (; n != NULL && count < PURGE_BATCH; n = n->next) {
+            if (atomic_load_explicit(&n->linked, memory_order_relaxed)) {
+                n = NULL;
+                break;
+            }
+            batch[count++] = container_of(n, hak_segment_t, lru);
+        }
+        lru_unlock(&segment_lru);
+        for (unsigned i = 0; i < count; i++)
+            if (segment_purge_if_empty(batch[i])) purged = true;
     }
     return purged;
 }
