@@ -42,12 +42,16 @@ extern HAK_INTERNAL const uint8_t hak_aligned_twin[HAK_SIZE_CLASSES];
 // Class of a request of at most HAK_TINY_MAX bytes: one table load.
 HAK_INLINE unsigned size_class_small(size_t n) { return hak_small_class[(n + 15) >> 4]; }
 
-// Class of any request up to HAK_LARGE_MAX.
-HAK_INLINE unsigned size_class_of(size_t n) {
-    if (n <= HAK_TINY_MAX) return size_class_small(n);
+// Class of a request of more than 128 B (and at most HAK_LARGE_MAX): four classes per doubling.
+HAK_INLINE unsigned size_class_above_128(size_t n) {
     // n is in (2^k, 2^(k+1)]; 63 ^ clz (not 63 - clz) lets the compiler use bsr's result as is.
     unsigned k = 63u ^ (unsigned)__builtin_clzll(n - 1);
     return 4 * k - 20 + (unsigned)(((n - 1) >> (k - 2)) & 3); // 8 + 4 (k - 7) + quarter
+}
+
+// Class of any request up to HAK_LARGE_MAX.
+HAK_INLINE unsigned size_class_of(size_t n) {
+    return n <= HAK_TINY_MAX ? size_class_small(n) : size_class_above_128(n);
 }
 
 HAK_INLINE bool size_class_colored(unsigned cls) {
@@ -65,9 +69,7 @@ HAK_INLINE bool size_class_colored(unsigned cls) {
 // both sides of 64 B.
 HAK_INLINE unsigned size_class_aligned(size_t n, size_t align) {
     size_t r = (n + (n == 0) + align - 1) & ~(align - 1); // >= 16, a multiple of 16
-    unsigned small = (unsigned)(r >> 4) - 1;               // up to 128 B: 16 B apart
-    unsigned k = 63u ^ (unsigned)__builtin_clzll(r - 1);   // >= 3, as in size_class_of
-    unsigned big = 4 * k - 20 + (unsigned)(((r - 1) >> (k - 2)) & 3);
+    unsigned small = (unsigned)(r >> 4) - 1, big = size_class_above_128(r); // 16 B apart up to 128
     unsigned cls = r <= 128 ? small : big;
     unsigned twin = hak_aligned_twin[cls];
     return align > HAK_COLOR_ALIGN ? twin : cls;
