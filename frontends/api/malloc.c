@@ -141,9 +141,9 @@ HAK_EXPORT void *hak_reallocarray(void *p, size_t count, size_t size) {
 }
 
 // errno is the caller's: only the slow paths (mmap and the like) may touch it, so only they save it.
-static HAK_NOINLINE int posix_memalign_slow(void **out, size_t align, size_t size, unsigned cls) {
+static HAK_NOINLINE int posix_memalign_slow(void **out, size_t align, size_t size) {
     int saved = errno;
-    void *p = cls < HAK_NCLASSES ? heap_alloc_slow(cls) : huge_alloc(size, align < 16 ? 16 : align, false);
+    void *p = aligned_alloc_any(align, size);
     if (p == NULL) return ENOMEM;
     errno = saved;
     *out = p;
@@ -154,7 +154,7 @@ HAK_EXPORT int hak_posix_memalign(void **out, size_t align, size_t size) {
     if (align < sizeof(void *) || (align & (align - 1)) != 0) return EINVAL;
     unsigned cls = aligned_class(align, size);
     void *p = cls < HAK_NCLASSES ? heap_alloc_cached(cls) : NULL;
-    if (HAK_UNLIKELY(p == NULL)) return posix_memalign_slow(out, align, size, cls);
+    if (HAK_UNLIKELY(p == NULL)) return posix_memalign_slow(out, align, size);
     *out = p;
     return 0;
 }
