@@ -61,17 +61,14 @@ uint32_t kern_sll_chains(kern_sll_t *k, uint32_t n, uint32_t batch) {
         tls_sll_push(&k->list, k->blocks + (size_t)i * 16);
     uint32_t moved = 0;
     for (uint32_t done = 0; done < n; done += batch) {
-        // Drain a batch (walking it, as a drain returning blocks to their slab does) and refill it.
-        void *chain;
-        uint32_t got = tls_sll_pop_chain(&k->list, batch, &chain);
-        void *last = chain;
-        while (*(void **)last != NULL)
-            last = *(void **)last;
+        // Take a batch off (as a drain into the depot does) and put it back.
+        void *chain, *last;
+        uint32_t got = tls_sll_pop_chain(&k->list, batch, &chain, &last);
         tls_sll_push_chain(&k->list, chain, last, got);
         moved += got;
     }
-    void *rest; // empty the list for the next run
-    tls_sll_pop_chain(&k->list, UINT32_MAX, &rest);
+    void *rest, *rest_last; // empty the list for the next run
+    tls_sll_pop_chain(&k->list, UINT32_MAX, &rest, &rest_last);
     return moved;
 }
 

@@ -47,7 +47,8 @@ static inline void tls_sll_push_chain(tls_sll_t *l, void *first, void *last, uin
     l->count += n;
 }
 
-// Detach up to n blocks from the front; returns the chain (NULL-terminated) and its length.
-uint32_t tls_sll_pop_chain(tls_sll_t *l, uint32_t n, void **chain);
+// Detach up to n blocks from the front as a NULL-terminated chain first..last; returns its length
+// (0: first and last are NULL). Reads the links it walks, writes only last's.
+uint32_t tls_sll_pop_chain(tls_sll_t *l, uint32_t n, void **first, void **last);
 
 #endif

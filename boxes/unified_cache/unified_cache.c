@@ -46,6 +46,24 @@ void unified_cache_push_range(unified_cache_t *c, void *base, size_t stride, uin
     c->count += n;
 }
 
+uint32_t unified_cache_pop_chain(unified_cache_t *c, uint32_t n, void **first, void **last) {
+    uint32_t taken = n < c->count ? n : c->count;
+    *first = *last = NULL;
+    if (taken == 0) return 0;
+    // slots[count-1] is popped first: link from the bottom of the taken range up, so each block
+    // points at the one popped after it.
+    void **bottom = c->slots + c->count - taken;
+    void *next = NULL;
+    for (uint32_t i = 0; i < taken; i++) {
+        *(void **)bottom[i] = next;
+        next = bottom[i];
+    }
+    *first = next;
+    *last = bottom[0];
+    c->count -= taken;
+    return taken;
+}
+
 bool unified_cache_contains(const unified_cache_t *c, const void *b) {
     for (uint32_t i = 0; i < c->count; i++)
         if (c->slots[i] == b) return true;

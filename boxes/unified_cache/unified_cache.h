@@ -64,6 +64,11 @@ void unified_cache_push_chain(unified_cache_t *c, void *first, void *last, uint3
 // Precondition: count + n <= cap. Touches no block; pops return base first, in address order.
 void unified_cache_push_range(unified_cache_t *c, void *base, size_t stride, uint32_t n);
 
+// Take up to n blocks off the top as a NULL-terminated chain first..last, linked through their
+// first words in pop order (the top block first); returns its length (0: first and last are NULL).
+// Writes each taken block's first word.
+uint32_t unified_cache_pop_chain(unified_cache_t *c, uint32_t n, void **first, void **last);
+
 static inline uint32_t unified_cache_count(const unified_cache_t *c) {
     return c->count;
 }

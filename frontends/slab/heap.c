@@ -715,15 +715,9 @@ static bool heap_drain_to_depot(hak_heap_t *h, unsigned cls) {
     batch_depot_t *d = &depots[cls];
     if (!batch_depot_has_room(d)) return false;
     tc_t *cache = &h->cache[cls].tc;
-    uint32_t want = size_class_batch(cls), n = 0;
-    void *first = NULL, *last = NULL, *b;
-    for (; n < want && (b = tc_pop(cache)) != NULL; n++) {
-        if (last != NULL) *(void **)last = b;
-        else first = b;
-        last = b;
-    }
+    void *first, *last;
+    uint32_t n = tc_pop_chain(cache, size_class_batch(cls), &first, &last);
     if (n == 0) return true;
-    *(void **)last = NULL;
     if (!batch_depot_put(d, first, last, n)) {
         tc_fill(cache, first, n); // filled up meanwhile: back where they were
         return false;

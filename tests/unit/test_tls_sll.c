@@ -147,9 +147,10 @@ static void check_chain(void *chain, uint32_t n, int top) {
 static void test_pop_chain_zero(void **state) {
     tls_sll_t l;
     fill(&l, 10);
-    void *chain = (void *)0x1;
-    assert_int_equal(tls_sll_pop_chain(&l, 0, &chain), 0);
+    void *chain = (void *)0x1, *last = (void *)0x1;
+    assert_int_equal(tls_sll_pop_chain(&l, 0, &chain, &last), 0);
     assert_null(chain);
+    assert_null(last);
     assert_int_equal(l.count, 10);
     assert_int_equal(walk_length(&l), 10);
     assert_ptr_equal(l.head, &blocks[9]);
@@ -158,9 +159,10 @@ static void test_pop_chain_zero(void **state) {
 static void test_pop_chain_empty(void **state) {
     tls_sll_t l;
     tls_sll_init(&l, 8);
-    void *chain = (void *)0x1;
-    assert_int_equal(tls_sll_pop_chain(&l, 5, &chain), 0);
+    void *chain = (void *)0x1, *last = (void *)0x1;
+    assert_int_equal(tls_sll_pop_chain(&l, 5, &chain, &last), 0);
     assert_null(chain);
+    assert_null(last);
     assert_int_equal(l.count, 0);
     assert_null(l.head);
 }
@@ -168,9 +170,10 @@ static void test_pop_chain_empty(void **state) {
 static void test_pop_chain_one(void **state) {
     tls_sll_t l;
     fill(&l, 10);
-    void *chain;
-    assert_int_equal(tls_sll_pop_chain(&l, 1, &chain), 1);
+    void *chain, *last;
+    assert_int_equal(tls_sll_pop_chain(&l, 1, &chain, &last), 1);
     check_chain(chain, 1, 9);
+    assert_ptr_equal(last, &blocks[9]);
     assert_int_equal(l.count, 9);
     assert_int_equal(walk_length(&l), 9);
     assert_ptr_equal(tls_sll_pop(&l), &blocks[8]);
@@ -180,9 +183,10 @@ static void test_pop_chain_n(void **state) {
     for (uint32_t n = 1; n <= 10; n++) {
         tls_sll_t l;
         fill(&l, 10);
-        void *chain;
-        assert_int_equal(tls_sll_pop_chain(&l, n, &chain), n);
+        void *chain, *last;
+        assert_int_equal(tls_sll_pop_chain(&l, n, &chain, &last), n);
         check_chain(chain, n, 9);
+        assert_ptr_equal(last, &blocks[10 - n]);
         assert_int_equal(l.count, 10 - n);
         assert_int_equal(walk_length(&l), 10 - n);
         if (n < 10)
@@ -195,9 +199,10 @@ static void test_pop_chain_n(void **state) {
 static void test_pop_chain_more_than_count(void **state) {
     tls_sll_t l;
     fill(&l, 7);
-    void *chain;
-    assert_int_equal(tls_sll_pop_chain(&l, 100, &chain), 7);
+    void *chain, *last;
+    assert_int_equal(tls_sll_pop_chain(&l, 100, &chain, &last), 7);
     check_chain(chain, 7, 6);
+    assert_ptr_equal(last, &blocks[0]);
     assert_int_equal(l.count, 0);
     assert_null(l.head);
     assert_null(tls_sll_pop(&l));
@@ -211,12 +216,13 @@ static void test_pop_chain_then_push_chain_roundtrip(void **state) {
     // Drain a batch and put it back as a chain: order and count are preserved.
     tls_sll_t l;
     fill(&l, 32);
-    void *chain, *last = NULL;
-    uint32_t n = tls_sll_pop_chain(&l, 16, &chain);
+    void *chain, *last, *walked = NULL;
+    uint32_t n = tls_sll_pop_chain(&l, 16, &chain, &last);
     assert_int_equal(n, 16);
     for (void *b = chain; b != NULL; b = *(void **)b)
-        last = b;
+        walked = b;
     assert_ptr_equal(last, &blocks[16]);
+    assert_ptr_equal(walked, last);
     tls_sll_push_chain(&l, chain, last, n);
     assert_int_equal(l.count, 32);
     assert_int_equal(walk_length(&l), 32);

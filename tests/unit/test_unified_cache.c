@@ -1,5 +1,6 @@
 // Unit tests of the unified_cache box: a bounded, single-threaded array stack of free blocks that
-// never reads or writes the blocks themselves (except the links of a chain given to push_chain).
+// never reads or writes the blocks themselves (except the links of a chain given to push_chain
+// or taken with pop_chain).
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -235,6 +236,50 @@ static void test_push_chain_zero(void **state) {
     assert_ptr_equal(unified_cache_pop(&c), blk(0));
 }
 
+static void test_pop_chain(void **state) {
+    // The top n blocks come off as a chain in pop order; the rest stay, in their order.
+    for (uint32_t n = 1; n <= 8; n++) {
+        unified_cache_t c;
+        unified_cache_init(&c, 16);
+        for (int i = 0; i < 8; i++)
+            unified_cache_push(&c, blk(20 + i));
+        void *first, *last;
+        assert_int_equal(unified_cache_pop_chain(&c, n, &first, &last), n);
+        assert_int_equal(unified_cache_count(&c), 8 - n);
+        void *b = first;
+        for (uint32_t i = 0; i < n; i++) {
+            assert_ptr_equal(b, blk(27 - (int)i));
+            if (i == n - 1) assert_ptr_equal(b, last);
+            b = *(void **)b;
+        }
+        assert_null(b);
+        for (int i = 7 - (int)n; i >= 0; i--)
+            assert_ptr_equal(unified_cache_pop(&c), blk(20 + i));
+        assert_null(unified_cache_pop(&c));
+    }
+}
+
+static void test_pop_chain_more_than_count_and_empty(void **state) {
+    unified_cache_t c;
+    unified_cache_init(&c, 16);
+    void *first = (void *)0x1, *last = (void *)0x1;
+    assert_int_equal(unified_cache_pop_chain(&c, 4, &first, &last), 0);
+    assert_null(first);
+    assert_null(last);
+    unified_cache_push(&c, blk(40));
+    unified_cache_push(&c, blk(41));
+    assert_int_equal(unified_cache_pop_chain(&c, 100, &first, &last), 2);
+    assert_ptr_equal(first, blk(41));
+    assert_ptr_equal(last, blk(40));
+    assert_ptr_equal(*(void **)first, blk(40));
+    assert_null(*(void **)last);
+    assert_int_equal(unified_cache_count(&c), 0);
+    // A chain taken off goes back on with push_chain in the same order.
+    unified_cache_push_chain(&c, first, last, 2);
+    assert_ptr_equal(unified_cache_pop(&c), blk(41));
+    assert_ptr_equal(unified_cache_pop(&c), blk(40));
+}
+
 static void test_push_range(void **state) {
     unified_cache_t c;
     unified_cache_init(&c, 64);
@@ -370,6 +415,8 @@ int main(void) {
         cmocka_unit_test(test_push_chain_on_top_of_blocks),
         cmocka_unit_test(test_push_chain_to_cap),
         cmocka_unit_test(test_push_chain_zero),
+        cmocka_unit_test(test_pop_chain),
+        cmocka_unit_test(test_pop_chain_more_than_count_and_empty),
         cmocka_unit_test(test_push_range),
         cmocka_unit_test(test_reuse_after_fill_and_drain),
         cmocka_unit_test(test_blocks_untouched),
