@@ -119,9 +119,9 @@ def build_tables(cases, presets, baseline, med, records):
                 row = [c["name"]]
                 for n in others:
                     pr = R.paired_ratios(records, c["name"], n, baseline, "ops_per_sec")
-                    row.append(f"{statistics.median(pr):.2f}x [{min(pr):.2f}-{max(pr):.2f}]" if pr else "-")
+                    row.append(R.fmt_paired(pr))
                 rows.append(row)
-            tables.append(("Throughput ratio of the runs of the same round (median [min-max])", header, rows,
+            tables.append(("Throughput ratio of the runs of the same round (median [95% interval])", header, rows,
                            "each round runs every preset back to back, so a ratio within a round is less "
                            "exposed to slow drifts of the machine than a ratio of medians."))
 

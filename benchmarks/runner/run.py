@@ -16,6 +16,7 @@ import argparse
 import csv
 import datetime
 import json
+import math
 import os
 import platform
 import re
@@ -347,6 +348,44 @@ def paired_ratios(records, case, a, b, key):
     return [d[a] / d[b] for d in by_round.values() if a in d and b in d and d[b]]
 
 
+def median_interval(values, conf=0.95):
+    """A distribution-free interval for the median of the population `values` were drawn from: the
+    order statistics x(k) and x(n+1-k) with the largest k whose coverage (a binomial count with
+    p = 1/2 falling in [k, n-k]) is at least conf; the whole range when even that covers less
+    (fewer than 6 values for 95%).
+
+    >>> median_interval([5, 1, 4, 2, 3])
+    (1, 5)
+    >>> median_interval(range(1, 12))   # 11 values: x(2)..x(10) covers 98.8%, x(3)..x(9) 93.5%
+    (2, 10)
+    >>> median_interval(range(1, 22))   # 21 values: x(6)..x(16) covers 97.3%
+    (6, 16)
+    """
+    xs = sorted(values)
+    n = len(xs)
+    k = 1
+    while k < (n + 1) // 2:
+        outside = 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2 ** n
+        if 1 - outside < conf:
+            break
+        k += 1
+    return xs[k - 1], xs[n - k]
+
+
+def fmt_paired(pr):
+    """The median of within-round ratios and its 95% interval: '0.96x [0.90-1.03]'.
+
+    >>> fmt_paired([1.0, 1.1, 0.9, 1.2, 0.8, 1.05, 0.95])
+    '1.00x [0.80-1.20]'
+    >>> fmt_paired([])
+    '-'
+    """
+    if not pr:
+        return "-"
+    lo, hi = median_interval(pr)
+    return f"{statistics.median(pr):.2f}x [{lo:.2f}-{hi:.2f}]"
+
+
 def noisy(med, case, alloc, key):
     return med.get((case, alloc), {}).get(key + ":spread", 0.0) > NOISY_PCT
 
@@ -385,12 +424,14 @@ def build_tables(cases, allocs, med, records):
             for c in thr:
                 row = [c["name"]]
                 for a, b in pairs:
-                    pr = paired_ratios(records, c["name"], a, b, "ops_per_sec")
-                    row.append(fmt_ratio(statistics.median(pr)) if pr else "-")
+                    row.append(fmt_paired(paired_ratios(records, c["name"], a, b, "ops_per_sec")))
                 rows.append(row)
-            tables.append(("Throughput ratio within a round (median over the rounds)", header, rows,
+            tables.append(("Throughput ratio within a round (median over the rounds [95% interval])", header,
+                           rows,
                            "each round runs every allocator once, back to back: a ratio within a round is "
-                           "less exposed to the machine's slow and fast phases than a ratio of medians."))
+                           "less exposed to the machine's slow and fast phases than a ratio of medians. The "
+                           "interval holds the median ratio with 95% confidence (order statistics, no "
+                           "assumption about the distribution); one that contains 1.00 is no evidence either way."))
 
     header = ["workload"] + [f"{n} MiB" for n in names]
     if has_hak:
