@@ -248,6 +248,21 @@ static void test_inside_live_block(void **state) {
     }
 }
 
+static void test_segment_end(void **state) {
+    (void)state;
+    // The byte just past a slab segment belongs to it for the lookup ((p - 1) rounded down), and
+    // no block starts there; the same for blocks of each segment kind (tiny, mid, large).
+    size_t sizes[] = {32, 4096, 300000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char *p = hak_malloc(sizes[i]);
+        assert_non_null(p);
+        char *end = (char *)((((uintptr_t)p - 1) & ~(uintptr_t)(2 * MiB - 1)) + 2 * MiB);
+        op_t op;
+        FOR_EACH_OP(op) expect_abort(op, end);
+        hak_free(p);
+    }
+}
+
 static void double_free_body(void *arg) {
     hak_free(arg);
     hak_free(arg);
@@ -305,6 +320,7 @@ int main(void) {
         cmocka_unit_test(test_stack_address), cmocka_unit_test(test_static_array),
         cmocka_unit_test(test_mmap_page),     cmocka_unit_test(test_inside_live_block),
         cmocka_unit_test(test_double_free),   cmocka_unit_test(test_grow_region_block),
+        cmocka_unit_test(test_segment_end),
     };
     return cmocka_run_group_tests_name("bad_input", tests, NULL, NULL);
 }
