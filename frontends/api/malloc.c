@@ -45,7 +45,7 @@ static inline unsigned aligned_class(size_t align, size_t size) {
 
 static void *aligned_alloc_any(size_t align, size_t size) {
     unsigned cls = aligned_class(align, size);
-    return cls < HAK_NCLASSES ? heap_alloc(cls) : huge_alloc(size, align < 16 ? 16 : align, false);
+    return cls < HAK_NCLASSES ? heap_alloc(cls) : huge_alloc(size, align, false); // os_direct raises align to 16
 }
 
 // ---- the API -----------------------------------------------------------------------------------
