@@ -3,7 +3,7 @@
 #
 #   scripts/test.sh [preset ...]
 #
-# Default: debug asan release tsan (every test), then the variant presets tc-tls-sll tc-unified
+# Default: debug asan release tsan (every test), then the variant presets hardened tc-tls-sll tc-unified
 # minimal no-lru no-page-arena no-grow-region (their test presets run the conformance, stress and preload tests).
 # For each preset: cmake --preset P, cmake --build --preset P, ctest --preset P. Stops at the first
 # failure, naming the preset and the step. Ends with a line "N passed, N failed" counting presets.
@@ -14,7 +14,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 presets=("$@")
 if [[ ${#presets[@]} -eq 0 ]]; then
-  presets=(debug asan release tsan tc-tls-sll tc-unified minimal no-lru no-page-arena no-grow-region)
+  presets=(debug asan release tsan hardened tc-tls-sll tc-unified minimal no-lru no-page-arena no-grow-region)
 fi
 jobs=${JOBS:-2}
 

@@ -63,9 +63,3 @@ uint32_t unified_cache_pop_chain(unified_cache_t *c, uint32_t n, void **first, v
     c->count -= taken;
     return taken;
 }
-
-bool unified_cache_contains(const unified_cache_t *c, const void *b) {
-    for (uint32_t i = 0; i < c->count; i++)
-        if (c->slots[i] == b) return true;
-    return false;
-}

@@ -73,7 +73,4 @@ static inline uint32_t unified_cache_count(const unified_cache_t *c) {
     return c->count;
 }
 
-// Whether b is in the cache: O(count), for double-free checks in debug builds.
-bool unified_cache_contains(const unified_cache_t *c, const void *b);
-
 #endif

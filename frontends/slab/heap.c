@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <stddef.h>
+#include <string.h>
+#include <sys/auxv.h>
 
 __thread hak_heap_t *hak_tls_heap = &hak_heap_empty;
 hak_heap_t hak_heap_empty;
@@ -706,6 +708,7 @@ HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
     if (b != NULL) h->cache[cls].allocs++;
     heap_leave(h);
     if (b == NULL) errno = ENOMEM;
+    else heap_unmark(b);
     return b;
 }
 
@@ -827,29 +830,16 @@ bool heap_flush_depots(bool all) {
 // then drain), or a thread without a heap (straight to the slab's remote queue).
 HAK_NOINLINE void heap_free_slow(hak_slab_t *s, void *p) {
     if (!slab_is_block(s, p)) hak_fatal("free(): invalid pointer %p", p);
+    heap_mark_freed(p);
     hak_heap_t *h = hak_tls_heap;
     unsigned cls = s->cls;
     if (h != &hak_heap_empty) {
-#ifdef HAK_DEBUG_CHECKS
-        heap_check_double_free(h, s, p);
-#endif
         if (tc_push(&h->cache[cls].tc, p)) heap_drain(h, cls);
         return;
     }
     remote_push(s, cls, p, p);
     atomic_fetch_add_explicit(&heapless_remote_frees[cls], 1, memory_order_relaxed);
 }
-
-#ifdef HAK_DEBUG_CHECKS
-void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p) {
-    if (tc_contains(&h->cache[s->cls].tc, p)) hak_fatal("free(): double free %p", p);
-    if (atomic_load_explicit(&s->owner, memory_order_relaxed) != h) return; // not ours to walk
-    heap_enter(h);
-    for (void *b = s->free; b != NULL; b = *(void **)b)
-        if (b == p) hak_fatal("free(): double free %p", p);
-    heap_leave(h);
-}
-#endif
 
 // Under the pool's lock (the slab's consumer meanwhile): collect its remote frees; empty?
 static bool abandoned_slab_empty(sp_link_t *link) {
@@ -923,6 +913,18 @@ void heap_fork_child(void) {
     hak_lock_reset(&heaps_lock);
 }
 
+#if HAK_HARDENED
+HAK_INTERNAL uintptr_t hak_freed_mark;
+
+// Random per process (the kernel's 16 bytes for it, stirred so as not to equal the stack
+// canary), never 0 (a handed-out block's mark word).
+static void freed_mark_init(void) {
+    uint64_t r;
+    memcpy(&r, (const void *)getauxval(AT_RANDOM), sizeof r);
+    hak_freed_mark = (uintptr_t)((r ^ 0x9e3779b97f4a7c15u) * 0xbf58476d1ce4e5b9u) | 1;
+}
+#endif
+
 static _Atomic int init_done;
 static hak_lock_t init_lock = HAK_LOCK_INIT;
 
@@ -932,6 +934,9 @@ void hak_init(void) {
     hak_lock(&init_lock);
     if (!atomic_load_explicit(&init_done, memory_order_relaxed)) {
         hak_options_load();
+#if HAK_HARDENED
+        freed_mark_init();
+#endif
 #if HAK_LRU
         long decay = hak_options.purge_delay_ms;
         lru_init(&segment_lru, (size_t)hak_options.lru_max_segments,

@@ -82,8 +82,23 @@ extern HAK_INTERNAL shared_pool_t hak_pools[SEG_KINDS];
 void *heap_alloc_slow(unsigned cls);
 void heap_drain(hak_heap_t *h, unsigned cls);
 void heap_free_slow(hak_slab_t *s, void *p);
-#ifdef HAK_DEBUG_CHECKS
-void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p);
+
+#if HAK_HARDENED
+// Double frees: a freed block carries a secret mark in its second word (the first links it into
+// free lists; every block has 16 bytes or more) until it is handed out again, which wipes the
+// mark. A free that finds the mark is a second free of the block, wherever the first left it: in
+// any thread's cache, a depot, a remote queue or its slab's free list. Two threads freeing one
+// block at the same instant may both pass.
+extern HAK_INTERNAL uintptr_t hak_freed_mark;
+HAK_INLINE void heap_mark_freed(void *p) {
+    uintptr_t *mark = (uintptr_t *)p + 1;
+    if (HAK_UNLIKELY(*mark == hak_freed_mark)) hak_fatal("free(): double free %p", p);
+    *mark = hak_freed_mark;
+}
+HAK_INLINE void heap_unmark(void *b) { ((uintptr_t *)b)[1] = 0; }
+#else
+HAK_INLINE void heap_mark_freed(void *p) { (void)p; }
+HAK_INLINE void heap_unmark(void *b) { (void)b; }
 #endif
 
 // A block of class cls from the thread's cache, or NULL when it is empty (no slow path, errno
@@ -91,7 +106,10 @@ void heap_check_double_free(hak_heap_t *h, hak_slab_t *s, void *p);
 HAK_INLINE void *heap_alloc_cached(unsigned cls) {
     heap_cache_t *c = hak_tls_heap->cache + (size_t)cls; // size_t: one address computation, not two
     void *b = tc_pop(&c->tc);
-    if (HAK_LIKELY(b != NULL)) c->allocs++;
+    if (HAK_LIKELY(b != NULL)) {
+        c->allocs++;
+        heap_unmark(b);
+    }
     return b;
 }
 
@@ -109,9 +127,7 @@ HAK_INLINE void heap_free(hak_segment_t *seg, void *p, unsigned slot_shift) {
     tc_t *c = &h->cache[s->cls].tc;
     // The empty heap's caches have no room (bound 0), so one test covers "full" and "no heap".
     if (HAK_LIKELY(slab_is_block(s, p) && tc_has_room(c))) {
-#ifdef HAK_DEBUG_CHECKS
-        heap_check_double_free(h, s, p);
-#endif
+        heap_mark_freed(p);
         (void)tc_push(c, p);
         return;
     }

@@ -47,7 +47,6 @@ HAK_INLINE void tc_fill_carved(tc_t *c, char *base, size_t stride, uint32_t n) {
 HAK_INLINE uint32_t tc_pop_chain(tc_t *c, uint32_t n, void **first, void **last) {
     return unified_cache_pop_chain(c, n, first, last);
 }
-HAK_INLINE bool tc_contains(const tc_t *c, const void *p) { return unified_cache_contains(c, p); }
 // The largest bound the box can hold.
 #define TC_CAP_LIMIT UNIFIED_CACHE_MAX
 // Change the bound (at most TC_CAP_LIMIT); a cache above it drains at its next push.
@@ -92,11 +91,6 @@ HAK_INLINE void tc_fill_carved(tc_t *c, char *base, size_t stride, uint32_t n) {
 // Take up to n blocks in pop order as a NULL-terminated chain first..last; returns how many.
 HAK_INLINE uint32_t tc_pop_chain(tc_t *c, uint32_t n, void **first, void **last) {
     return tls_sll_pop_chain(c, n, first, last);
-}
-HAK_INLINE bool tc_contains(const tc_t *c, const void *p) {
-    for (void *b = c->head; b != NULL; b = *(void **)b)
-        if (b == p) return true;
-    return false;
 }
 // The largest bound the box can hold.
 #define TC_CAP_LIMIT UINT32_MAX

@@ -4,6 +4,7 @@
 // Uses the hak_ API so that it runs in every preset, sanitizers included.
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -268,37 +269,119 @@ static void double_free_body(void *arg) {
     hak_free(arg);
 }
 
+#define SLAB_SIZES 16, 100, 1024, 5000, 32768, 100000, 1835008
+
 static void test_double_free(void **state) {
     (void)state;
     // A huge block is its own mapping: once freed, its address is not hakmem's any more, in
-    // every preset. Slab blocks are checked in builds with HAK_DEBUG_CHECKS.
-    size_t sizes[] = {
-        3 * MiB,
-#if HAK_DEBUG_CHECKS
-        16,
-        100,
-        1024,
-        5000,
-        32768,
-        100000,
-        1835008
-#endif
-    };
+    // every preset.
+    void *huge = hak_malloc(3 * MiB);
+    assert_non_null(huge);
+    child_result_t r;
+    run_child(double_free_body, huge, &r);
+    assert_aborted_with(&r, "free(): invalid pointer", huge);
+    hak_free(huge);
+#if HAK_HARDENED
+    size_t sizes[] = {SLAB_SIZES};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
         void *p = hak_malloc(sizes[i]);
         assert_non_null(p);
-        child_result_t r;
         run_child(double_free_body, p, &r);
-        assert_aborted_with(&r, "free()", p);
+        assert_aborted_with(&r, "free(): double free", p);
         hak_free(p);
     }
+#endif
 }
+
+#if HAK_HARDENED
+static void *free_on_thread(void *p) {
+    hak_free(p);
+    return NULL;
+}
+
+// The first free on another thread (the block waits in that thread's cache, or went back to
+// its slab when the thread exited), the second here.
+static void double_free_across_threads_body(void *arg) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, free_on_thread, arg) != 0) _exit(2);
+    pthread_join(t, NULL);
+    hak_free(arg);
+}
+
+// The first free, then enough frees of the same class that the block leaves the thread's cache
+// (for a depot or its slab's free list), then the second.
+static void double_free_after_drain_body(void *arg) {
+    size_t size = hak_malloc_usable_size(arg);
+    size_t n = 16 * MiB / size + 64; // more than any cache keeps
+    if (n > 20000) n = 20000;
+    void **others = hak_malloc(n * sizeof *others);
+    for (size_t i = 0; i < n; i++) others[i] = hak_malloc(size);
+    hak_free(arg);
+    for (size_t i = 0; i < n; i++) hak_free(others[i]);
+    hak_free(arg);
+}
+
+static void test_double_free_anywhere(void **state) {
+    (void)state;
+    size_t sizes[] = {SLAB_SIZES};
+    void (*bodies[])(void *) = {double_free_across_threads_body, double_free_after_drain_body};
+    for (size_t b = 0; b < 2; b++)
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+            void *p = hak_malloc(sizes[i]);
+            assert_non_null(p);
+            child_result_t r;
+            run_child(bodies[b], p, &r);
+            assert_aborted_with(&r, "free(): double free", p);
+            hak_free(p);
+        }
+}
+
+static void *free_range(void *blocks) {
+    for (int k = 0; k < 1000; k++) hak_free(((void **)blocks)[k]);
+    return NULL;
+}
+
+// A block handed out again carries no mark, whichever call took it and wherever it came from
+// (the thread's cache, its slab after a drain, another thread's frees): none of these frees
+// aborts.
+static void test_reused_blocks_are_not_double_frees(void **state) {
+    (void)state;
+    enum { N = 5000 };
+    static void *blocks[N];
+    size_t sizes[] = {16, 48, 1000, 6000, 40000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
+        for (int round = 0; round < 6; round++) {
+            for (int k = 0; k < N; k++) {
+                void *p = NULL;
+                switch (round) {
+                case 0: p = hak_malloc(sizes[i]); break;
+                case 1: p = hak_calloc(1, sizes[i]); break;
+                case 2: p = hak_realloc(NULL, sizes[i]); break;
+                case 3: assert_int_equal(hak_posix_memalign(&p, 64, sizes[i]), 0); break;
+                case 4: p = hak_aligned_alloc(256, sizes[i]); break;
+                default: p = hak_memalign(32, sizes[i]); break;
+                }
+                assert_non_null(p);
+                blocks[k] = p;
+            }
+            if (round % 2 == 0) {
+                for (int k = 0; k < N; k++) hak_free(blocks[k]);
+            } else {
+                pthread_t t;
+                for (int k = 0; k < N; k += 1000) {
+                    assert_int_equal(pthread_create(&t, NULL, free_range, blocks + k), 0);
+                    pthread_join(t, NULL);
+                }
+            }
+        }
+}
+#endif
 
 static void test_grow_region_block(void **state) {
     (void)state;
     // A block realloc grew (in a grow region, where the preset has them): pointers inside it are
     // caught in every preset, and a second free wherever the block is in a region (or with
-    // HAK_DEBUG_CHECKS, as for any slab block).
+    // HAK_HARDENED, as for any slab block).
     char *p = hak_realloc(hak_malloc(16), 5000);
     assert_non_null(p);
     memset(p, 0, 5000);
@@ -307,7 +390,7 @@ static void test_grow_region_block(void **state) {
         expect_abort(op, p + 16);
         expect_abort(op, p + 2048);
     }
-#if HAK_GROW_REGION || HAK_DEBUG_CHECKS
+#if HAK_GROW_REGION || HAK_HARDENED
     child_result_t r;
     run_child(double_free_body, p, &r);
     assert_aborted_with(&r, "free()", p);
@@ -321,6 +404,10 @@ int main(void) {
         cmocka_unit_test(test_mmap_page),     cmocka_unit_test(test_inside_live_block),
         cmocka_unit_test(test_double_free),   cmocka_unit_test(test_grow_region_block),
         cmocka_unit_test(test_segment_end),
+#if HAK_HARDENED
+        cmocka_unit_test(test_double_free_anywhere),
+        cmocka_unit_test(test_reused_blocks_are_not_double_frees),
+#endif
     };
     return cmocka_run_group_tests_name("bad_input", tests, NULL, NULL);
 }

@@ -373,20 +373,6 @@ static void test_blocks_untouched(void **state) {
     assert_memory_equal(saved, blocks, sizeof blocks);
 }
 
-static void test_contains(void **state) {
-    unified_cache_t c;
-    unified_cache_init(&c, 8);
-    assert_false(unified_cache_contains(&c, blk(0)));
-    unified_cache_push(&c, blk(0));
-    unified_cache_push(&c, blk(1));
-    assert_true(unified_cache_contains(&c, blk(0)));
-    assert_true(unified_cache_contains(&c, blk(1)));
-    assert_false(unified_cache_contains(&c, blk(2)));
-    unified_cache_pop(&c); // a popped block's stale slot does not count
-    assert_false(unified_cache_contains(&c, blk(1)));
-    assert_true(unified_cache_contains(&c, blk(0)));
-}
-
 static void test_caches_are_independent(void **state) {
     // One cache per class, side by side as in a heap: filling one does not disturb the next.
     unified_cache_t cls[3];
@@ -420,7 +406,6 @@ int main(void) {
         cmocka_unit_test(test_push_range),
         cmocka_unit_test(test_reuse_after_fill_and_drain),
         cmocka_unit_test(test_blocks_untouched),
-        cmocka_unit_test(test_contains),
         cmocka_unit_test(test_caches_are_independent),
     };
     return cmocka_run_group_tests_name("unified_cache", tests, NULL, NULL);
