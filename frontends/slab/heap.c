@@ -431,7 +431,13 @@ static void *heap_refill(hak_heap_t *h, unsigned cls) {
     heap_bin_t *bin = &h->bins[cls];
     tc_t *cache = &h->cache[cls].tc;
     depot_batch_t batch;
-    if (DEPOT_ON && cls < DEPOT_CLASSES && batch_depot_take(&depots[cls], &batch)) {
+    // The heap's own freed blocks before the depot's: blocks circulating between threads (a
+    // server, a ring) would otherwise keep every heap on depot batches while the blocks drained
+    // home lie idle in its slabs, and a heap short of blocks claims new slabs meanwhile (ring of
+    // 4 threads, 90% remote frees: peak 51 -> 40 MiB, throughput the same).
+    bool own_free = (bin->cur != NULL && bin->cur->free != NULL) ||
+                    (bin->partial != NULL && bin->partial->free != NULL);
+    if (DEPOT_ON && !own_free && cls < DEPOT_CLASSES && batch_depot_take(&depots[cls], &batch)) {
         tc_fill(cache, batch.first, batch.n); // the cache is empty: O(1)
         h->stats[cls].refills++;
         h->stats[cls].refilled_blocks += batch.n;
