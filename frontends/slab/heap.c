@@ -117,16 +117,17 @@ static uint32_t slab_take(hak_heap_t *h, hak_slab_t *s, uint32_t want, tc_t *cac
         avail = (uint32_t)(s->carved - s->used);
     }
     if (avail > 0) {
-        void *first = s->free, *last = first;
+        void *first = s->free, *last = NULL; // the whole list: its end is not known
         got = avail <= want ? avail : want;
         if (got == avail) {
             s->free = NULL;
         } else {
+            last = first;
             for (uint32_t i = 1; i < got; i++) last = *(void **)last;
             s->free = *(void **)last;
             *(void **)last = NULL;
         }
-        tc_fill(cache, first, got);
+        tc_fill(cache, first, last, got);
         s->used = (uint16_t)(s->used + got);
     }
     uint32_t room = (uint32_t)(s->capacity - s->carved);
@@ -438,7 +439,7 @@ static void *heap_refill(hak_heap_t *h, unsigned cls) {
     bool own_free = (bin->cur != NULL && bin->cur->free != NULL) ||
                     (bin->partial != NULL && bin->partial->free != NULL);
     if (DEPOT_ON && !own_free && cls < DEPOT_CLASSES && batch_depot_take(&depots[cls], &batch)) {
-        tc_fill(cache, batch.first, batch.n); // the cache is empty: O(1)
+        tc_fill(cache, batch.first, batch.last, batch.n);
         h->stats[cls].refills++;
         h->stats[cls].refilled_blocks += batch.n;
         return tc_pop(cache);
@@ -728,7 +729,7 @@ static bool heap_drain_to_depot(hak_heap_t *h, unsigned cls) {
     uint32_t n = tc_pop_chain(cache, size_class_batch(cls), &first, &last);
     if (n == 0) return true;
     if (!batch_depot_put(d, first, last, n)) {
-        tc_fill(cache, first, n); // filled up meanwhile: back where they were
+        tc_fill(cache, first, last, n); // filled up meanwhile: back where they were
         return false;
     }
     h->stats[cls].drained_blocks += n;

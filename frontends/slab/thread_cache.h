@@ -32,11 +32,11 @@ HAK_INLINE bool tc_has_room(const tc_t *c) { return c->count + 1 < c->cap; }
 HAK_INLINE void *tc_peek(const tc_t *c) { return c->count ? c->slots[c->count - 1] : NULL; }
 // Relaxed atomic read: statistics may read another thread's count.
 HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
-// Add a NULL-terminated chain of n blocks (count + n <= cap).
-HAK_INLINE void tc_fill(tc_t *c, void *chain, uint32_t n) {
-    void *last = chain;
-    for (uint32_t i = 1; i < n; i++) last = *(void **)last;
-    unified_cache_push_chain(c, chain, last, n);
+// Add a NULL-terminated chain of n blocks, first..last (count + n <= cap); last NULL: not known.
+HAK_INLINE void tc_fill(tc_t *c, void *first, void *last, uint32_t n) {
+    if (last == NULL)
+        for (last = first; *(void **)last != NULL;) last = *(void **)last;
+    unified_cache_push_chain(c, first, last, n);
 }
 // Add n freshly carved blocks (base, base + stride, ...), base first: the blocks' memory is not
 // touched.
@@ -68,15 +68,16 @@ HAK_INLINE bool tc_has_room(const tc_t *c) { return c->count + 1 < c->cap; }
 HAK_INLINE void *tc_peek(const tc_t *c) { return c->head; }
 // Relaxed atomic read: statistics may read another thread's count.
 HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
-// Add a NULL-terminated chain of n blocks in front: O(1) into an empty cache (the chain becomes
-// the list), else the chain is walked to link its last block.
-HAK_INLINE void tc_fill(tc_t *c, void *chain, uint32_t n) {
+// Add a NULL-terminated chain of n blocks, first..last, in front; last NULL: not known. O(1) into
+// an empty cache (the chain becomes the list, its last block is not touched); else the last
+// block is linked to the list, found by a walk if not known.
+HAK_INLINE void tc_fill(tc_t *c, void *first, void *last, uint32_t n) {
     if (c->head != NULL) {
-        void *last = chain;
-        for (uint32_t i = 1; i < n; i++) last = *(void **)last;
+        if (last == NULL)
+            for (last = first; *(void **)last != NULL;) last = *(void **)last;
         *(void **)last = c->head;
     }
-    c->head = chain;
+    c->head = first;
     c->count += n;
 }
 // Add n freshly carved blocks (base, base + stride, ...) in front, base first: they are linked
