@@ -19,6 +19,14 @@
 #define HAK_THREAD_CACHE HAK_THREAD_CACHE_TLS_SLL
 #endif
 
+// The last block of a NULL-terminated chain (one walk over its links), for a tc_fill whose caller
+// does not know it.
+HAK_INLINE void *tc_chain_last(void *first) {
+    void *last = first;
+    while (*(void **)last != NULL) last = *(void **)last;
+    return last;
+}
+
 #if HAK_THREAD_CACHE == HAK_THREAD_CACHE_UNIFIED_CACHE
 #include "unified_cache.h"
 typedef unified_cache_t tc_t;
@@ -34,8 +42,7 @@ HAK_INLINE void *tc_peek(const tc_t *c) { return c->count ? c->slots[c->count - 
 HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
 // Add a NULL-terminated chain of n blocks, first..last (count + n <= cap); last NULL: not known.
 HAK_INLINE void tc_fill(tc_t *c, void *first, void *last, uint32_t n) {
-    if (last == NULL)
-        for (last = first; *(void **)last != NULL;) last = *(void **)last;
+    if (last == NULL) last = tc_chain_last(first);
     unified_cache_push_chain(c, first, last, n);
 }
 // Add n freshly carved blocks (base, base + stride, ...), base first: the blocks' memory is not
@@ -73,8 +80,7 @@ HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, 
 // block is linked to the list, found by a walk if not known.
 HAK_INLINE void tc_fill(tc_t *c, void *first, void *last, uint32_t n) {
     if (c->head != NULL) {
-        if (last == NULL)
-            for (last = first; *(void **)last != NULL;) last = *(void **)last;
+        if (last == NULL) last = tc_chain_last(first);
         *(void **)last = c->head;
     }
     c->head = first;
