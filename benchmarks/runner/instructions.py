@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
-"""Counts the instructions of one malloc+free pair under hakmem and its peers.
+"""Counts the instructions of one malloc+free pair (or C++ new+delete pair) under hakmem and its peers.
 
 Runs the `pair` workload (`pair <size> <pairs>`: malloc, write one byte, free, <pairs> times) under
 `valgrind --tool=callgrind` with 100,000 and 200,000 pairs, each allocator preloaded the way run.py
 does it, and prints a Markdown table of (I(200,000) - I(100,000)) / 100,000 per size and allocator:
 start-up and exit cancel out, and the figure includes the loop itself and the two PLT jumps (about
 10 instructions). Callgrind counts the same for the same binaries whatever else the machine does.
+With --cxx it runs `pair_cxx` instead: `::operator new(size)`, write one byte, sized
+`::operator delete`, what a C++ program's new and delete compile to.
 
-  benchmarks/runner/instructions.py [--sizes 32,256,4096] [--allocators x,y]
+  benchmarks/runner/instructions.py [--cxx] [--sizes 32,256,4096] [--allocators x,y]
                                     [--variant NAME=path/to/libhakmem-variant.so ...]
 
 Needs the release build (cmake --build --preset release) and valgrind. Python 3 standard library only.
@@ -38,7 +40,7 @@ def die(msg):
 
 
 def count(valgrind, exe, alloc, size, pairs, libc, tmpdir):
-    """Total instructions of `pair <size> <pairs>` under alloc, or raises RuntimeError."""
+    """Total instructions of `<exe> <size> <pairs>` under alloc, or raises RuntimeError."""
     out_file = os.path.join(tmpdir, "callgrind.out")
     cmd = [valgrind, "--tool=callgrind", "--trace-children=no", f"--callgrind-out-file={out_file}",
            exe, str(size), str(pairs)]
@@ -63,6 +65,8 @@ def main():
     ap.add_argument("--allocators", help="comma-separated: " + ",".join(R.DEFAULT_ALLOCATORS) + " (default: all)")
     ap.add_argument("--sizes", default="32,256,4096", help="comma-separated block sizes in bytes (default 32,256,4096)")
     ap.add_argument("--hakmem", help="path of libhakmem.so (default: from <build-dir>/bench/manifest.json)")
+    ap.add_argument("--cxx", action="store_true",
+                    help="count C++ operator new + sized delete pairs (workload pair_cxx)")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
                     help="add a hakmem variant library as another column (repeatable)")
     a = ap.parse_args()
@@ -79,9 +83,10 @@ def main():
 
     build_dir = os.path.realpath(a.build_dir)
     manifest = R.read_manifest(build_dir)
-    exe = (manifest or {}).get("workloads", {}).get("pair") or os.path.join(build_dir, "bench", "bin", "pair")
+    prog = "pair_cxx" if a.cxx else "pair"
+    exe = (manifest or {}).get("workloads", {}).get(prog) or os.path.join(build_dir, "bench", "bin", prog)
     if not os.access(exe, os.X_OK):
-        die(f"workload 'pair' not built ({exe}); build the release preset: "
+        die(f"workload '{prog}' not built ({exe}); build the release preset: "
             "cmake --preset release && cmake --build --preset release")
 
     # Allocators, as run.py chooses them; a missing peer is skipped with a note instead of fatal.
@@ -110,8 +115,9 @@ def main():
     header = ["size"] + [al.name for al in allocs]
     rows = [[f"{s} B"] + ["-" if results[(s, al.name)] is None else str(results[(s, al.name)]) for al in allocs]
             for s in sizes]
-    print(f"Instructions per malloc+free pair (callgrind, (I({2 * PAIRS}) - I({PAIRS})) / {PAIRS}, "
-          f"`pair` loop included)")
+    what = "operator new + sized delete" if a.cxx else "malloc+free"
+    print(f"Instructions per {what} pair (callgrind, (I({2 * PAIRS}) - I({PAIRS})) / {PAIRS}, "
+          f"`{prog}` loop included)")
     print()
     print(R.md_table(header, rows))
     if notes:

@@ -23,7 +23,9 @@
 #include <errno.h>
 #include <sched.h>
 #include <stdarg.h>
-#include <stdatomic.h>
+#ifndef __cplusplus
+#include <stdatomic.h> /* the barrier; C++ workloads (pair_cxx) use the rest */
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,6 +169,7 @@ static inline uint64_t wl_churn_step(void **slots, step_t st, uint64_t tag) {
     return check;
 }
 
+#ifndef __cplusplus
 /* ---- barrier ------------------------------------------------------------------------------------
  */
 
@@ -194,6 +197,8 @@ static inline void spin_barrier_wait(spin_barrier_t *b) {
         if (spins > 64) sched_yield();
     }
 }
+
+#endif /* __cplusplus */
 
 /* ---- report ------------------------------------------------------------------------------------
  */
