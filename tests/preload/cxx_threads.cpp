@@ -1,6 +1,6 @@
-// A multi-threaded C++17 program for the LD_PRELOAD test. It is NOT linked with hakmem: operator
-// new reaches hakmem only through the preloaded malloc. Threads build maps of strings; other
-// threads check and destroy them (cross-thread frees of every size); results go to stdout.
+// A multi-threaded C++17 program for the LD_PRELOAD test. It is NOT linked with hakmem: its
+// operator new and delete are hakmem's only through LD_PRELOAD. Threads build maps of strings;
+// other threads check and destroy them (cross-thread frees of every size); results go to stdout.
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
