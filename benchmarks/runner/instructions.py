@@ -7,9 +7,9 @@ does it, and prints a Markdown table of (I(200,000) - I(100,000)) / 100,000 per 
 start-up and exit cancel out, and the figure includes the loop itself and the two PLT jumps (about
 10 instructions). Callgrind counts the same for the same binaries whatever else the machine does.
 With --cxx it runs `pair_cxx` instead: `::operator new(size)`, write one byte, sized
-`::operator delete`, what a C++ program's new and delete compile to.
+`::operator delete`, what a C++ program's new and delete compile to (--align A: the aligned forms).
 
-  benchmarks/runner/instructions.py [--cxx] [--sizes 32,256,4096] [--allocators x,y]
+  benchmarks/runner/instructions.py [--cxx [--align A]] [--sizes 32,256,4096] [--allocators x,y]
                                     [--variant NAME=path/to/libhakmem-variant.so ...]
 
 Needs the release build (cmake --build --preset release) and valgrind. Python 3 standard library only.
@@ -39,11 +39,11 @@ def die(msg):
     sys.exit(2)
 
 
-def count(valgrind, exe, alloc, size, pairs, libc, tmpdir):
-    """Total instructions of `<exe> <size> <pairs>` under alloc, or raises RuntimeError."""
+def count(valgrind, exe, alloc, size, pairs, libc, tmpdir, extra=()):
+    """Total instructions of `<exe> <size> <pairs> [extra...]` under alloc, or raises RuntimeError."""
     out_file = os.path.join(tmpdir, "callgrind.out")
     cmd = [valgrind, "--tool=callgrind", "--trace-children=no", f"--callgrind-out-file={out_file}",
-           exe, str(size), str(pairs)]
+           exe, str(size), str(pairs), *extra]
     p = subprocess.run(cmd, env=alloc.env(), capture_output=True, text=True)
     if p.returncode != 0:
         last = (p.stderr.strip().splitlines() or ["(no stderr)"])[-1]
@@ -67,6 +67,7 @@ def main():
     ap.add_argument("--hakmem", help="path of libhakmem.so (default: from <build-dir>/bench/manifest.json)")
     ap.add_argument("--cxx", action="store_true",
                     help="count C++ operator new + sized delete pairs (workload pair_cxx)")
+    ap.add_argument("--align", type=int, help="with --cxx: the aligned forms, at this alignment")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
                     help="add a hakmem variant library as another column (repeatable)")
     a = ap.parse_args()
@@ -77,6 +78,9 @@ def main():
         die(f"--sizes wants comma-separated byte counts, got '{a.sizes}'")
     if not sizes or any(s <= 0 for s in sizes):
         die("--sizes wants positive byte counts")
+    if a.align is not None and (not a.cxx or a.align <= 0 or a.align & (a.align - 1)):
+        die("--align wants --cxx and a power of two")
+    extra = [str(a.align)] if a.align else []
     valgrind = shutil.which("valgrind")
     if not valgrind:
         die("valgrind not found (Debian package valgrind)")
@@ -102,8 +106,8 @@ def main():
         for size in sizes:
             for al in allocs:
                 try:
-                    lo = count(valgrind, exe, al, size, PAIRS, libc, tmpdir)
-                    hi = count(valgrind, exe, al, size, 2 * PAIRS, libc, tmpdir)
+                    lo = count(valgrind, exe, al, size, PAIRS, libc, tmpdir, extra)
+                    hi = count(valgrind, exe, al, size, 2 * PAIRS, libc, tmpdir, extra)
                     per = round((hi - lo) / PAIRS)
                     results[(size, al.name)] = per
                     log(f"{size:>8} B  {al.name:<10} {per} instructions per pair ({lo} / {hi})")
@@ -116,6 +120,8 @@ def main():
     rows = [[f"{s} B"] + ["-" if results[(s, al.name)] is None else str(results[(s, al.name)]) for al in allocs]
             for s in sizes]
     what = "operator new + sized delete" if a.cxx else "malloc+free"
+    if a.align:
+        what = f"aligned ({a.align} B) " + what
     print(f"Instructions per {what} pair (callgrind, (I({2 * PAIRS}) - I({PAIRS})) / {PAIRS}, "
           f"`{prog}` loop included)")
     print()

@@ -286,22 +286,22 @@ static HAK_NOINLINE void *cxx_new_nothrow_slow(size_t size, const cxx_nothrow_t 
     return next != NULL ? next(size, tag) : NULL;
 }
 
-static HAK_NOINLINE void *cxx_new_aligned_failed(size_t size, size_t align) {
+// An alignment that is not a power of two is left to the C++ runtime (it throws).
+static HAK_NOINLINE void *cxx_new_aligned_slow(size_t size, size_t align) {
+    void *p = (align & (align - 1)) == 0 ? aligned_alloc_any(align, size) : NULL;
+    if (p != NULL) return p;
     cxx_new_aligned_fn *next = (cxx_new_aligned_fn *)dlsym(RTLD_NEXT, "_ZnwmSt11align_val_t");
     if (next == NULL) hak_fatal("operator new(%zu, align %zu): out of memory", size, align);
     return next(size, align);
 }
 
-static HAK_NOINLINE void *cxx_new_aligned_nothrow_failed(size_t size, size_t align,
-                                                         const cxx_nothrow_t *tag) {
+static HAK_NOINLINE void *cxx_new_aligned_nothrow_slow(size_t size, size_t align,
+                                                       const cxx_nothrow_t *tag) {
+    void *p = (align & (align - 1)) == 0 ? aligned_alloc_any(align, size) : NULL;
+    if (p != NULL) return p;
     cxx_new_aligned_nothrow_fn *next = (cxx_new_aligned_nothrow_fn *)dlsym(
         RTLD_NEXT, "_ZnwmSt11align_val_tRKSt9nothrow_t");
     return next != NULL ? next(size, align, tag) : NULL;
-}
-
-// An alignment that is not a power of two is left to the C++ runtime (it throws).
-static inline void *cxx_aligned(size_t size, size_t align) {
-    return (align & (align - 1)) == 0 && align != 0 ? aligned_alloc_any(align, size) : NULL;
 }
 
 // A slab class's thread cache inline, as in malloc; everything else (and a failure) in the slow
@@ -318,13 +318,24 @@ static void *cxx_new_nothrow(size_t size, const cxx_nothrow_t *tag) {
     void *p = cxx_cached(size);
     return HAK_LIKELY(p != NULL) ? p : cxx_new_nothrow_slow(size, tag);
 }
+// The aligned forms as posix_memalign: the class of the size rounded up to the alignment, its
+// cache inline. A C++ type's size is a multiple of its alignment, and up to 64 B of alignment
+// the plain class of such a size is too (size_class_aligned) on slabs that start 64-byte
+// aligned: `new` of an alignas(32) or alignas(64) type takes the plain path.
+static inline void *cxx_aligned_cached(size_t size, size_t align) {
+    if ((align & (align - 1)) != 0) return NULL;
+    if (HAK_LIKELY(align <= HAK_COLOR_ALIGN && size != 0 && (size & (align - 1)) == 0))
+        return cxx_cached(size);
+    unsigned cls = aligned_class(align, size);
+    return cls < HAK_NCLASSES ? heap_alloc_cached(cls) : NULL;
+}
 static void *cxx_new_aligned(size_t size, size_t align) {
-    void *p = cxx_aligned(size, align);
-    return HAK_LIKELY(p != NULL) ? p : cxx_new_aligned_failed(size, align);
+    void *p = cxx_aligned_cached(size, align);
+    return HAK_LIKELY(p != NULL) ? p : cxx_new_aligned_slow(size, align);
 }
 static void *cxx_new_aligned_nothrow(size_t size, size_t align, const cxx_nothrow_t *tag) {
-    void *p = cxx_aligned(size, align);
-    return HAK_LIKELY(p != NULL) ? p : cxx_new_aligned_nothrow_failed(size, align, tag);
+    void *p = cxx_aligned_cached(size, align);
+    return HAK_LIKELY(p != NULL) ? p : cxx_new_aligned_nothrow_slow(size, align, tag);
 }
 
 // The mangled names (Itanium C++ ABI); new[] is new, and every delete is free (the sized and

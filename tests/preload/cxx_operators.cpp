@@ -96,6 +96,20 @@ void check_blocks() {
             ::operator delete[](q, al, std::nothrow);
         }
     }
+    // Sizes that are multiples of the alignment, as C++ types' sizes are: every block of the slab
+    // (200 of each, so more than the first of a slab), for every class size up to 8 KiB.
+    for (std::size_t align = 16; align <= 256; align *= 2) {
+        std::align_val_t al{align};
+        for (std::size_t n = align; n <= 8192; n += align) {
+            std::vector<void *> blocks;
+            for (int i = 0; i < 200; i++) {
+                void *p = ::operator new(n, al);
+                check(reinterpret_cast<std::uintptr_t>(p) % align == 0, "aligned new of a multiple");
+                blocks.push_back(p);
+            }
+            for (void *p : blocks) ::operator delete(p, n, al);
+        }
+    }
     struct alignas(256) Line {
         char bytes[256];
     };
