@@ -24,7 +24,7 @@
 #include <sched.h>
 #include <stdarg.h>
 #ifndef __cplusplus
-#include <stdatomic.h> /* the barrier; C++ workloads (pair_cxx) use the rest */
+#include <stdatomic.h> /* the barrier; the C++ workloads use the rest */
 #endif
 #include <stdint.h>
 #include <stdio.h>
