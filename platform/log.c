@@ -1,6 +1,7 @@
 #include "platform.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -35,4 +36,15 @@ _Noreturn void hak_fatal(const char *fmt, ...) {
     log_line("hakmem: ", fmt, ap);
     va_end(ap);
     abort();
+}
+
+void hak_counters_log(const char *what, const char *const names[], const uint64_t values[], unsigned n) {
+    char line[480];
+    size_t len = 0;
+    for (unsigned i = 0; i < n && len < sizeof line; i++) {
+        int w = snprintf(line + len, sizeof line - len, " %s=%" PRIu64, names[i], values[i]);
+        if (w < 0) break;
+        len += (size_t)w;
+    }
+    hak_log("%s%s", what, line);
 }

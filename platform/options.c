@@ -36,3 +36,10 @@ void hak_options_load(void) {
     HAK_OPTIONS(HAK_OPTION_PARSE)
 #undef HAK_OPTION_PARSE
 }
+
+void hak_options_log(void) {
+#define HAK_OPTION_LOG(field, env, def, desc)                                                      \
+    hak_log("option %s=%ld (default %ld): %s", env, hak_options.field, (long)(def), desc);
+    HAK_OPTIONS(HAK_OPTION_LOG)
+#undef HAK_OPTION_LOG
+}

@@ -1,7 +1,10 @@
-#define _GNU_SOURCE // mremap
+#define _GNU_SOURCE // mremap, RTLD_NEXT
 #include "platform.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <string.h>
+#include <sys/auxv.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -70,3 +73,11 @@ bool hak_os_decommit(void *p, size_t size) {
 }
 
 bool hak_os_decommit_zeroes(void) { return !hak_options.purge_madv_free; }
+
+uint64_t hak_os_random_seed(void) {
+    uint64_t r;
+    memcpy(&r, (const void *)getauxval(AT_RANDOM), sizeof r);
+    return r;
+}
+
+void *hak_os_next_symbol(const char *symbol) { return dlsym(RTLD_NEXT, symbol); }

@@ -11,6 +11,8 @@
 #ifndef HAK_PLATFORM_H
 #define HAK_PLATFORM_H
 
+#include "counters.h"
+
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -53,14 +55,24 @@ _Noreturn void hak_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 
 
 // ---- locks -------------------------------------------------------------------------------------
 // A mutex that needs no initialisation call and can be reset in a fork child.
-typedef struct {
+typedef struct hak_lock {
     pthread_mutex_t m;
+    struct hak_lock *fork_next; // the next lock hak_fork_protect registered
 } hak_lock_t;
-#define HAK_LOCK_INIT {PTHREAD_MUTEX_INITIALIZER}
+#define HAK_LOCK_INIT {PTHREAD_MUTEX_INITIALIZER, NULL}
 HAK_INLINE void hak_lock(hak_lock_t *l) { pthread_mutex_lock(&l->m); }
 HAK_INLINE void hak_unlock(hak_lock_t *l) { pthread_mutex_unlock(&l->m); }
 // In a fork child only one thread exists; a lock held across fork is made free again.
 void hak_lock_reset(hak_lock_t *l);
+
+// ---- fork --------------------------------------------------------------------------------------
+// The locks fork must not split: before a fork the calling thread takes every protected lock, in
+// the order they were protected, so the child inherits each one's data in a consistent state; the
+// parent then releases them and the child resets them. Protect each lock once, at start-up, in
+// the order in which hakmem's code nests them (a lock taken while holding another comes after it).
+void hak_fork_protect(hak_lock_t *l);
+// Install the handlers that do the above (pthread_atfork). Once, outside malloc: it may allocate.
+void hak_fork_hooks_install(void);
 
 // ---- threads -----------------------------------------------------------------------------------
 // Call `on_exit(arg)` when the calling thread exits (arg set per thread with hak_thread_set_exit_arg).
@@ -68,8 +80,20 @@ void hak_lock_reset(hak_lock_t *l);
 bool hak_thread_exit_hook_install(void (*on_exit)(void *));
 void hak_thread_set_exit_arg(void *arg);
 
-// Handlers around fork(); installed once.
-void hak_fork_hooks_install(void (*prepare)(void), void (*parent)(void), void (*child)(void));
+// Start a detached thread running fn(arg), named `name` (at most 15 characters, as ps shows it).
+// Returns 0 or an errno value. Outside malloc: the C library's pthread_create allocates.
+int hak_thread_start(void *(*fn)(void *), void *arg, const char *name);
+// Let another thread run (a short wait for something another thread holds).
+void hak_thread_yield(void);
+// Sleep for `ms` milliseconds.
+void hak_sleep_ms(long ms);
+
+// ---- process -----------------------------------------------------------------------------------
+// 64 random bits the kernel handed the process at exec (AT_RANDOM): no system call, no failure.
+uint64_t hak_os_random_seed(void);
+// The definition of `symbol` that the dynamic linker finds after hakmem's (dlsym RTLD_NEXT), or
+// NULL: how hakmem reaches another library's function it also defines.
+void *hak_os_next_symbol(const char *symbol);
 
 // ---- clock -------------------------------------------------------------------------------------
 // Milliseconds of a monotonic clock (vDSO, no system call).
@@ -79,6 +103,7 @@ uint64_t hak_clock_ms(void);
 // Every HAKMEM_* option, declared once: X(field, ENV_NAME, default, description).
 #define HAK_OPTIONS(X)                                                                             \
     X(stats, "HAKMEM_STATS", 0, "print per-frontend and per-box counters to stderr at exit")      \
+    X(options, "HAKMEM_OPTIONS", 0, "print every option, its value, default and meaning at start-up") \
     X(purge_delay_ms, "HAKMEM_PURGE_DELAY_MS", 100,                                              \
       "return an empty segment's pages to the OS once it has stayed empty this long; -1: never")   \
     X(purge_madv_free, "HAKMEM_PURGE_MADV_FREE", 0,                                                \
@@ -99,7 +124,9 @@ typedef struct {
 } hak_options_t;
 
 extern HAK_INTERNAL hak_options_t hak_options;
-// Read HAKMEM_* from the environment; safe to call again once the C library is up.
+// Read HAKMEM_* from the environment (once, at start-up).
 void hak_options_load(void);
+// Print the table to stderr: each option's variable, value, default and meaning.
+void hak_options_log(void);
 
 #endif

@@ -6,7 +6,7 @@
 #ifndef HAK_OS_DIRECT_H
 #define HAK_OS_DIRECT_H
 
-#include "segment.h"
+#include "segmap.h"
 
 typedef struct {
     void *block;      // the address handed out
@@ -27,29 +27,33 @@ HAK_INLINE os_direct_header_t *os_direct_header(void *p) {
 // copy). Returns the new address, or NULL (the block is untouched) if that cannot be done: the
 // caller then copies.
 void *os_direct_grow(os_direct_header_t *h, size_t size);
-// Free a block: its mapping goes to the page_arena box for reuse (with HAK_PAGE_ARENA) or is
-// unmapped.
+// Free a block: its mapping goes to the huge cache (huge_cache.h) for reuse, or is unmapped.
 void os_direct_free(os_direct_header_t *h);
-// Unmap every mapping the page_arena holds. Returns true if there was one.
-bool os_direct_trim(void);
-// Apply the page_arena's decay now (the background purger calls it).
-void os_direct_tick(void);
-// Bytes unmapped so far, by os_direct itself and by its page_arena.
-uint64_t os_direct_bytes_unmapped(void);
-#if HAK_PAGE_ARENA
-#include "page_arena.h"
-// The page_arena that freed huge mappings go to (for its counters).
-page_arena_t *os_direct_arena(void);
-#endif
-// Fork support.
-void os_direct_lock(void);
-void os_direct_unlock(void);
-void os_direct_reset_lock(void);
 
+// Start-up: the huge cache's bounds from the options, its lock protected across fork.
+void os_direct_init(void);
+// Unmap every mapping the huge cache holds. Returns true if there was one.
+bool os_direct_trim(void);
+// Apply the huge cache's decay now (the background purger calls it).
+void os_direct_tick(void);
+// Bytes unmapped so far, by os_direct itself and by its huge cache.
+uint64_t os_direct_bytes_unmapped(void);
+// Bytes of freed mappings the huge cache keeps with their pages.
+uint64_t os_direct_cached_hot_bytes(void);
+// The HAKMEM_STATS lines: huge blocks and the huge cache.
+void os_direct_log(void);
+
+#define OS_DIRECT_COUNTERS(X)                                                                      \
+    X(allocs, "huge blocks handed out")                                                            \
+    X(frees, "huge blocks freed")                                                                  \
+    X(cache_hits, "huge blocks served by a cached mapping")                                        \
+    X(grows, "huge blocks grown by moving their pages (realloc)")                                  \
+    X(bytes_mapped, "bytes mapped for huge blocks, in total")                                      \
+    X(bytes_live, "bytes of live huge blocks' mappings")                                           \
+    X(bytes_unmapped, "bytes unmapped by os_direct itself (see os_direct_bytes_unmapped)")
 typedef struct {
-    _Atomic uint64_t allocs, frees, cache_hits, grows, bytes_mapped, bytes_live;
-    _Atomic uint64_t bytes_unmapped; // by os_direct itself; see os_direct_bytes_unmapped
-} os_direct_stats_t;
-extern HAK_INTERNAL os_direct_stats_t os_direct_stats;
+    OS_DIRECT_COUNTERS(HAK_COUNTER_FIELD)
+} os_direct_counters_t;
+extern HAK_INTERNAL os_direct_counters_t os_direct_stats;
 
 #endif

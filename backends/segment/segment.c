@@ -2,14 +2,7 @@
 
 #include <string.h>
 
-// One byte per 2 MiB of the 47-bit address space: 64 MiB of zero-fill .bss, of which only the
-// pages covering hakmem's own segments are ever touched.
-uint8_t hak_segmap[HAK_SEGMAP_ENTRIES];
-segment_stats_t segment_stats;
-
-void segmap_set(uintptr_t header, unsigned what) {
-    __atomic_store_n(&hak_segmap[header >> HAK_SEG_SHIFT], (uint8_t)what, __ATOMIC_RELEASE);
-}
+segment_counters_t segment_stats;
 
 static const uint8_t kind_shift[SEG_KINDS] = {16, 18, HAK_SEG_SHIFT};
 _Static_assert(SEGMAP_TINY == 16, "the segmap byte of a tiny segment is its slot shift");
@@ -27,8 +20,8 @@ hak_segment_t *segment_create(seg_kind_t kind) {
     if (seg == NULL) return NULL;
     seg->slab_shift = kind_shift[kind];
     seg->kind = (uint8_t)kind;
-    atomic_fetch_add_explicit(&segment_stats.mapped, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&segment_stats.bytes_mapped, HAK_SEG_SIZE, memory_order_relaxed);
+    hak_count(&segment_stats.mapped, 1);
+    hak_count(&segment_stats.bytes_mapped, HAK_SEG_SIZE);
     segmap_set((uintptr_t)seg, seg->slab_shift);
     return seg;
 }
@@ -41,13 +34,18 @@ void segment_slot_range(hak_segment_t *seg, unsigned slot, char **start, char **
     *end = (char *)seg + hi;
 }
 
+uint64_t segment_slot_bytes(hak_segment_t *seg, unsigned slot) {
+    char *start, *end;
+    segment_slot_range(seg, slot, &start, &end);
+    return (uint64_t)(end - start);
+}
+
 void segment_purge(hak_segment_t *seg) {
     // relaxed: the seize that precedes the purge ordered everything; this is bookkeeping.
     atomic_store_explicit(&seg->dirty, 0, memory_order_relaxed);
     if (hak_os_decommit((char *)seg + HAK_SEG_HEADER_SIZE, HAK_SEG_SIZE - HAK_SEG_HEADER_SIZE)) {
-        atomic_fetch_add_explicit(&segment_stats.purged, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&segment_stats.bytes_purged, HAK_SEG_SIZE - HAK_SEG_HEADER_SIZE,
-                                  memory_order_relaxed);
+        hak_count(&segment_stats.purged, 1);
+        hak_count(&segment_stats.bytes_purged, HAK_SEG_SIZE - HAK_SEG_HEADER_SIZE);
     }
 }
 
@@ -55,8 +53,8 @@ void segment_purge_slot(hak_segment_t *seg, unsigned slot) {
     char *start, *end;
     segment_slot_range(seg, slot, &start, &end);
     if (hak_os_decommit(start, (size_t)(end - start))) {
-        atomic_fetch_add_explicit(&segment_stats.slots_purged, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&segment_stats.bytes_purged, (uint64_t)(end - start), memory_order_relaxed);
+        hak_count(&segment_stats.slots_purged, 1);
+        hak_count(&segment_stats.bytes_purged, (uint64_t)(end - start));
     }
 }
 

@@ -1,41 +1,29 @@
-// segment: the 2 MiB-aligned regions that slabs are carved from, and the map that tells which
-// addresses are hakmem's.
+// segment: the 2 MiB-aligned regions that slabs are carved from, and the layout of their headers.
 //
 // Glossary
 //   segment   2 MiB, aligned to 2 MiB. The first 64 KiB hold its header (this struct); the rest is
 //             cut into equal slab slots: 64 KiB (tiny), 256 KiB (mid) or one slot (large).
-//   slab      the blocks of one size class in one slot, owned by one thread's heap
-//   segmap    one byte per 2 MiB of the address space: is a segment or a huge block's header there?
+//   slab      the blocks of one size class in one slot; its metadata (hak_slab_t) sits in the
+//             segment header, found from a block address in a few instructions
+//   slot      a slab's place in a segment, free or claimed (the shared_pool box's bitmap)
 //
-// Any block address p leads to its segment as (p - 1) rounded down to 2 MiB: no block starts at a
-// segment's first byte (the header is there), and a huge block aligned to 2 MiB or more keeps its
-// header in the 2 MiB just before it. The slab is the slot index (p - segment) >> slab_shift.
+// A block address p leads to its segment with segment_header_of (segmap.h); the slab is the slot
+// index (p - segment) >> slab_shift. The life of segments (claiming and releasing slots, empty
+// segments waiting in a cache, purges) is segments.h's.
 #ifndef HAK_SEGMENT_H
 #define HAK_SEGMENT_H
 
 #include "lru.h"
 #include "platform.h"
 #include "remote_queue.h"
+#include "segmap.h"
 #include "shared_pool.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 
-#define HAK_SEG_SHIFT 21
-#define HAK_SEG_SIZE ((size_t)1 << HAK_SEG_SHIFT)
-#define HAK_SEG_MASK (HAK_SEG_SIZE - 1)
 #define HAK_SEG_HEADER_SIZE (64 * HAK_KiB)
 #define HAK_SEG_SLOTS 32
-
-// Address bits a user-space pointer can have on x86-64 / aarch64 with 4-level page tables.
-#define HAK_ADDRESS_BITS 47
-#define HAK_SEGMAP_ENTRIES ((size_t)1 << (HAK_ADDRESS_BITS - HAK_SEG_SHIFT))
-
-// A slab segment's entry is its slot shift (16, 18 or 21, all >= SEGMAP_SLABS), so a free learns
-// the slot size from the byte it reads anyway, not from the segment header. SEGMAP_TINY: a tiny
-// segment's (free tests it first and then uses the shift as a constant).
-// SEGMAP_GROW: a grow region (frontends/slab/grow.h), where realloc grows blocks in place.
-enum { SEGMAP_NONE = 0, SEGMAP_HUGE = 2, SEGMAP_GROW = 3, SEGMAP_SLABS = 16, SEGMAP_TINY = 16 };
-HAK_INLINE bool segmap_is_slabs(unsigned what) { return what >= SEGMAP_SLABS; }
 
 // Slot i's metadata is slabs[i + color], color = bits 21-24 of the segment's address: segments
 // are 2 MiB-aligned, so without it the same slot's metadata (and the line every free reads) of
@@ -43,9 +31,6 @@ HAK_INLINE bool segmap_is_slabs(unsigned what) { return what >= SEGMAP_SLABS; }
 #define HAK_SEG_COLORS 16
 
 typedef enum { SEG_KIND_TINY, SEG_KIND_MID, SEG_KIND_LARGE, SEG_KINDS } seg_kind_t;
-
-// Owner lists a slab can be on (owner thread only).
-enum { SLAB_FREE_SLOT, SLAB_CURRENT, SLAB_PARTIAL, SLAB_FULL, SLAB_SPARE, SLAB_ABANDONED };
 
 typedef struct hak_slab {
     // First cache line: read by every thread that frees a block of the slab; written when the slab
@@ -67,8 +52,8 @@ typedef struct hak_slab {
     // to (rare next to frees: most cross-thread blocks travel through thread caches and depots).
     void *free __attribute__((aligned(HAK_CACHE_LINE))); // local free list (through the blocks)
     uint16_t used;          // carved blocks not on `free`: live, in a thread cache, or remote-freed
-    uint8_t list;           // SLAB_* : which owner list it is on
-    struct hak_slab *prev, *next; // owner's list links
+    uint8_t list;           // the frontend's: which of its owner's lists it is on
+    struct hak_slab *prev, *next; // the owner's list links
     remote_queue_t remote;
     sp_link_t pool_link;    // link in the shared pool's abandoned list
 } hak_slab_t;
@@ -87,19 +72,6 @@ typedef struct hak_segment {
 
 _Static_assert(sizeof(hak_slab_t) == 2 * HAK_CACHE_LINE, "slab metadata is two cache lines");
 _Static_assert(sizeof(hak_segment_t) <= HAK_SEG_HEADER_SIZE, "segment header fits its region");
-
-extern HAK_INTERNAL uint8_t hak_segmap[HAK_SEGMAP_ENTRIES];
-
-// What the segmap says of the 2 MiB region holding `header`'s address.
-HAK_INLINE unsigned segmap_get(uintptr_t header) {
-    size_t i = header >> HAK_SEG_SHIFT;
-    return HAK_LIKELY(i < HAK_SEGMAP_ENTRIES) ? __atomic_load_n(&hak_segmap[i], __ATOMIC_RELAXED)
-                                              : SEGMAP_NONE;
-}
-void segmap_set(uintptr_t header, unsigned what);
-
-// The header (segment or huge block) that a block address belongs to, if it is one of ours.
-HAK_INLINE uintptr_t segment_header_of(const void *p) { return ((uintptr_t)p - 1) & ~HAK_SEG_MASK; }
 
 HAK_INLINE unsigned segment_color(const hak_segment_t *seg) {
     return (unsigned)((uintptr_t)seg >> HAK_SEG_SHIFT) & (HAK_SEG_COLORS - 1);
@@ -120,6 +92,26 @@ HAK_INLINE hak_slab_t *segment_slab_of(hak_segment_t *seg, const void *p) {
     return segment_slab_at(seg, p, seg->slab_shift);
 }
 
+// The slab of a block of a slab segment (the slot shift read from the header).
+HAK_INLINE hak_slab_t *slab_of_block(const void *p) {
+    return segment_slab_of((hak_segment_t *)segment_header_of(p), p);
+}
+
+// The segment a slab's metadata sits in.
+HAK_INLINE hak_segment_t *slab_segment(const hak_slab_t *s) {
+    return (hak_segment_t *)((uintptr_t)s & ~HAK_SEG_MASK);
+}
+
+// The segment whose shared-pool node this is.
+HAK_INLINE hak_segment_t *segment_of_pool_node(sp_segment_t *node) {
+    return (hak_segment_t *)((char *)node - offsetof(hak_segment_t, pool));
+}
+
+// The slab whose pool_link this is (abandoned slabs are kept by the shared pool through it).
+HAK_INLINE hak_slab_t *slab_of_pool_link(sp_link_t *link) {
+    return (hak_slab_t *)((char *)link - offsetof(hak_slab_t, pool_link));
+}
+
 // Is p the address of a block this slab has handed out (start of a carved block)?
 // Exact division test: with block_size = odd << k, off is a multiple of block_size iff
 // rotr(off * odd^-1, k) equals off / block_size; otherwise the result is larger than any index.
@@ -137,6 +129,8 @@ hak_segment_t *segment_create(seg_kind_t kind);
 uint32_t segment_slot_mask(seg_kind_t kind);
 // Bounds of a slot's usable bytes.
 void segment_slot_range(hak_segment_t *seg, unsigned slot, char **start, char **end);
+// Usable bytes of a slot (one that overlaps the header starts after it).
+uint64_t segment_slot_bytes(hak_segment_t *seg, unsigned slot);
 // Give a seized (entirely free) segment's pages back to the OS, keeping the header.
 void segment_purge(hak_segment_t *seg);
 // The same for one seized slot.
@@ -148,9 +142,15 @@ void segment_purge_slot(hak_segment_t *seg, unsigned slot);
 // divisor): blocks are then only HAK_CACHE_LINE-aligned, and the slot holds at most one block less.
 void slab_format(hak_segment_t *seg, unsigned slot, unsigned cls, uint32_t block_size, bool color);
 
+#define SEGMENT_COUNTERS(X)                                                                        \
+    X(mapped, "segments mapped")                                                                   \
+    X(purged, "purges of a whole empty segment")                                                   \
+    X(slots_purged, "purges of one free slot of a segment in use")                                 \
+    X(bytes_mapped, "bytes of segments mapped")                                                    \
+    X(bytes_purged, "bytes whose pages were given back, in total")
 typedef struct {
-    _Atomic uint64_t mapped, purged, slots_purged, bytes_mapped, bytes_purged;
-} segment_stats_t;
-extern HAK_INTERNAL segment_stats_t segment_stats;
+    SEGMENT_COUNTERS(HAK_COUNTER_FIELD)
+} segment_counters_t;
+extern HAK_INTERNAL segment_counters_t segment_stats;
 
 #endif

@@ -1,7 +1,5 @@
 #include "batch_depot.h"
 
-#define COUNT(c) atomic_fetch_add_explicit(&d->stats.c, 1, memory_order_relaxed)
-
 void batch_depot_init(batch_depot_t *d, uint32_t cap) {
     *d = (batch_depot_t){.lock = HAK_LOCK_INIT, .cap = cap < BATCH_DEPOT_MAX ? cap : BATCH_DEPOT_MAX};
 }
@@ -18,13 +16,13 @@ bool batch_depot_put(batch_depot_t *d, void *first, void *last, uint32_t n) {
     uint32_t count = atomic_load_explicit(&d->count, memory_order_relaxed);
     if (count >= d->cap) {
         hak_unlock(&d->lock);
-        COUNT(refused);
+        hak_count(&d->stats.refused, 1);
         return false;
     }
     d->batches[count] = (depot_batch_t){first, last, n};
     set_counts(d, count + 1, atomic_load_explicit(&d->blocks, memory_order_relaxed) + n);
     hak_unlock(&d->lock);
-    COUNT(puts);
+    hak_count(&d->stats.puts, 1);
     return true;
 }
 
@@ -39,7 +37,7 @@ bool batch_depot_take(batch_depot_t *d, depot_batch_t *out) {
     *out = d->batches[count - 1];
     set_counts(d, count - 1, atomic_load_explicit(&d->blocks, memory_order_relaxed) - out->n);
     hak_unlock(&d->lock);
-    COUNT(takes);
+    hak_count(&d->stats.takes, 1);
     return true;
 }
 
@@ -49,10 +47,7 @@ uint32_t batch_depot_take_all(batch_depot_t *d, depot_batch_t *out) {
     for (uint32_t i = 0; i < n; i++) out[i] = d->batches[i];
     set_counts(d, 0, 0);
     hak_unlock(&d->lock);
-    atomic_fetch_add_explicit(&d->stats.flushed, n, memory_order_relaxed);
+    hak_count(&d->stats.flushed, n);
     return n;
 }
 
-void batch_depot_lock(batch_depot_t *d) { hak_lock(&d->lock); }
-void batch_depot_unlock(batch_depot_t *d) { hak_unlock(&d->lock); }
-void batch_depot_reset_lock(batch_depot_t *d) { hak_lock_reset(&d->lock); }

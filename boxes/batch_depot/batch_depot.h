@@ -30,15 +30,22 @@ typedef struct {
     uint32_t n;
 } depot_batch_t;
 
+#define BATCH_DEPOT_COUNTERS(X)                                                                    \
+    X(puts, "batches put")                                                                         \
+    X(takes, "batches taken")                                                                      \
+    X(refused, "puts refused: the depot was full")                                                 \
+    X(flushed, "batches handed back by take_all")
+typedef struct {
+    BATCH_DEPOT_COUNTERS(HAK_COUNTER_FIELD)
+} batch_depot_counters_t;
+
 typedef struct {
     hak_lock_t lock;
     uint32_t cap;                        // set by batch_depot_init
     // Written under the lock; read without it (relaxed) as hints by put, take and statistics.
     _Atomic uint32_t count, blocks;      // batches and blocks waiting
     depot_batch_t batches[BATCH_DEPOT_MAX];
-    struct {
-        _Atomic uint64_t puts, takes, refused, flushed;
-    } stats;
+    batch_depot_counters_t stats;
 } __attribute__((aligned(HAK_CACHE_LINE))) batch_depot_t;
 
 // An empty depot of at most cap batches (at most BATCH_DEPOT_MAX); once, before any other call.
@@ -68,9 +75,6 @@ HAK_INLINE uint32_t batch_depot_blocks(batch_depot_t *d) {
     return atomic_load_explicit(&d->blocks, memory_order_relaxed);
 }
 
-// Fork support: hold the lock across fork, and make it free again in the child.
-void batch_depot_lock(batch_depot_t *d);
-void batch_depot_unlock(batch_depot_t *d);
-void batch_depot_reset_lock(batch_depot_t *d);
+// Fork: the depot's one lock is `lock`; its owner protects it with hak_fork_protect.
 
 #endif

@@ -33,7 +33,7 @@ static void retreat(grow_region_t *r) {
         if (atomic_load_explicit(&b->state, memory_order_acquire) != GROW_FREED) return;
         r->top = r->last;
         r->last = b->prev;
-        grow_region_count(&r->stats.retreated);
+        hak_count_owned(&r->stats.retreated, 1);
     }
 }
 
@@ -64,7 +64,7 @@ void *grow_region_alloc(grow_region_t *r, size_t size) {
     // relaxed: the count is only compared with zero by the decrement that ends the last
     // reference, and this increment is ordered before any free of the block by the program.
     atomic_fetch_add_explicit(&r->refs, 1, memory_order_relaxed);
-    grow_region_count(&r->stats.placed);
+    hak_count_owned(&r->stats.placed, 1);
     return b + 1;
 }
 
@@ -74,7 +74,7 @@ bool grow_region_resize(grow_region_t *r, void *p, size_t size) {
     if (offset_of(r, b) != r->last) {
         if (grow_region_round(size) <= b->size) { // shrinking below the top: the rest stays idle
             b->size = (uint32_t)grow_region_round(size);
-            grow_region_count(&r->stats.shrunk);
+            hak_count_owned(&r->stats.shrunk, 1);
             return true;
         }
         retreat(r); // p may be the last live block now
@@ -88,7 +88,7 @@ grow_free_result_t grow_region_free(grow_region_t *r, grow_block_t *b, bool by_o
     if (!atomic_compare_exchange_strong_explicit(&b->state, &live, GROW_FREED, memory_order_release,
                                                  memory_order_relaxed))
         return GROW_DOUBLE_FREE;
-    atomic_fetch_add_explicit(&r->stats.freed, 1, memory_order_relaxed);
+    hak_count(&r->stats.freed, 1);
     if (by_owner && offset_of(r, b) == r->last) retreat(r);
     // acq_rel: whoever ends the last reference gives the region back, after every other free
     // (and the disown) of it.

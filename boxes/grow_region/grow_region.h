@@ -39,6 +39,16 @@ typedef struct {
     uint32_t reserved;
 } grow_block_t;
 
+#define GROW_REGION_COUNTERS(X)                                                                    \
+    X(placed, "blocks placed on top")                                                              \
+    X(grown, "resizes in place that grew a block")                                                 \
+    X(shrunk, "resizes in place that shrank a block")                                              \
+    X(freed, "blocks freed, by any thread")                                                        \
+    X(retreated, "times the top moved down over freed blocks")
+typedef struct {
+    GROW_REGION_COUNTERS(HAK_COUNTER_FIELD)
+} grow_region_counters_t;
+
 typedef struct grow_region {
     // Owner only (any thread reads dirty_end, relaxed, for statistics).
     uint32_t size;               // bytes of the region, this header included
@@ -49,9 +59,7 @@ typedef struct grow_region {
     // Written by any thread that frees a block.
     _Atomic(const void *) owner __attribute__((aligned(HAK_CACHE_LINE)));
     _Atomic uint32_t refs;
-    struct {
-        _Atomic uint64_t placed, grown, shrunk, freed, retreated;
-    } stats;
+    grow_region_counters_t stats;
 } grow_region_t;
 
 _Static_assert(sizeof(grow_region_t) <= GROW_REGION_HEADER, "the header fits its bytes");
@@ -86,11 +94,6 @@ bool grow_region_resize(grow_region_t *r, void *p, size_t size);
 // Callers check n against the capacity first: near SIZE_MAX the rounding would wrap.
 HAK_INLINE size_t grow_region_round(size_t n) { return n == 0 ? 16 : (n + 15) & ~(size_t)15; }
 
-// Owner only: counters no other thread writes (a plain increment, read relaxed by statistics).
-HAK_INLINE void grow_region_count(_Atomic uint64_t *c) {
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1, memory_order_relaxed);
-}
-
 // Owner: bytes below top may be resident now.
 HAK_INLINE void grow_region_raise_dirty(grow_region_t *r) {
     // relaxed: only the owner writes it; other threads read it for statistics.
@@ -109,7 +112,7 @@ HAK_INLINE bool grow_region_resize_last(grow_region_t *r, void *p, size_t size) 
         return false;
     size_t n = grow_region_round(size);
     if (n > (size_t)r->size - off - GROW_BLOCK_HEADER) return false; // off is a block's: no wrap
-    grow_region_count(n > b->size ? &r->stats.grown : &r->stats.shrunk);
+    hak_count_owned(n > b->size ? &r->stats.grown : &r->stats.shrunk, 1);
     b->size = (uint32_t)n;
     r->top = off + GROW_BLOCK_HEADER + (uint32_t)n;
     grow_region_raise_dirty(r);

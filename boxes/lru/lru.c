@@ -1,8 +1,6 @@
 #include "lru.h"
 
-// Counters are statistics: relaxed, nothing is ordered by them.
-#define LRU_COUNT(l, field, n)                                                                     \
-    atomic_fetch_add_explicit(&(l)->stats.field, (uint64_t)(n), memory_order_relaxed)
+#include <string.h>
 
 static uint64_t add_sat(uint64_t a, uint64_t b) {
     return a + b < a ? UINT64_MAX : a + b;
@@ -17,10 +15,7 @@ void lru_init(lru_t *l, size_t max_count, size_t max_bytes, uint64_t decay_ms) {
     l->decay_ms = decay_ms;
     // relaxed: initialisation; the cache is published to other threads by whatever hands them l.
     atomic_store_explicit(&l->next_expiry_ms, UINT64_MAX, memory_order_relaxed);
-    atomic_store_explicit(&l->stats.inserted, 0, memory_order_relaxed);
-    atomic_store_explicit(&l->stats.hits, 0, memory_order_relaxed);
-    atomic_store_explicit(&l->stats.evicted, 0, memory_order_relaxed);
-    atomic_store_explicit(&l->stats.expired, 0, memory_order_relaxed);
+    memset(&l->stats, 0, sizeof l->stats);
 }
 
 // ---- under the lock ------------------------------------------------------------------------
@@ -94,8 +89,8 @@ lru_node_t *lru_insert(lru_t *l, lru_node_t *n, size_t bytes, uint64_t now_ms) {
     }
     update_expiry(l);
     hak_unlock(&l->lock);
-    if (!refresh) LRU_COUNT(l, inserted, 1);
-    if (evicted != 0) LRU_COUNT(l, evicted, evicted);
+    if (!refresh) hak_count(&l->stats.inserted, 1);
+    if (evicted != 0) hak_count(&l->stats.evicted, evicted);
     return first;
 }
 
@@ -112,7 +107,7 @@ bool lru_remove(lru_t *l, lru_node_t *n) {
         if (was_oldest) update_expiry(l);
     }
     hak_unlock(&l->lock);
-    if (linked) LRU_COUNT(l, hits, 1);
+    if (linked) hak_count(&l->stats.hits, 1);
     return linked;
 }
 
@@ -129,7 +124,7 @@ lru_node_t *lru_expire(lru_t *l, uint64_t now_ms, bool all) {
     }
     update_expiry(l);
     hak_unlock(&l->lock);
-    if (expired != 0) LRU_COUNT(l, expired, expired);
+    if (expired != 0) hak_count(&l->stats.expired, expired);
     return first;
 }
 
@@ -138,7 +133,4 @@ void lru_lock(lru_t *l) {
 }
 void lru_unlock(lru_t *l) {
     hak_unlock(&l->lock);
-}
-void lru_reset_lock(lru_t *l) {
-    hak_lock_reset(&l->lock);
 }

@@ -36,6 +36,15 @@ typedef struct lru_node {
     _Atomic bool linked;
 } lru_node_t;
 
+#define LRU_COUNTERS(X)                                                                            \
+    X(inserted, "nodes that became linked (a refresh is not counted)")                             \
+    X(hits, "nodes lru_remove found linked: objects reused")                                       \
+    X(evicted, "nodes handed back to keep within the bounds")                                      \
+    X(expired, "nodes handed back by decay or by lru_expire's `all`")
+typedef struct {
+    LRU_COUNTERS(HAK_COUNTER_FIELD)
+} lru_counters_t;
+
 typedef struct {
     hak_lock_t lock;
     lru_node_t *newest, *oldest;
@@ -43,9 +52,7 @@ typedef struct {
     size_t max_count, max_bytes;     // set by lru_init
     uint64_t decay_ms;               // set by lru_init
     _Atomic uint64_t next_expiry_ms; // a hint read without the lock; written under it
-    struct {
-        _Atomic uint64_t inserted, hits, evicted, expired;
-    } stats;
+    lru_counters_t stats;
 } lru_t;
 
 // An empty cache. decay_ms = UINT64_MAX: nodes never expire by time.
@@ -74,9 +81,9 @@ static inline bool lru_contains(const lru_node_t *n) {
     return atomic_load_explicit(&((lru_node_t *)n)->linked, memory_order_relaxed);
 }
 
-// Fork support: hold the cache's lock across fork, and make it free again in the child.
+// Hold the cache's lock: a caller walking a chain that lru_insert may relink (see lru_insert)
+// reads its links under it. Fork: the lock is `lock`; the owner protects it with hak_fork_protect.
 void lru_lock(lru_t *l);
 void lru_unlock(lru_t *l);
-void lru_reset_lock(lru_t *l);
 
 #endif

@@ -2,9 +2,6 @@
 
 #include <string.h>
 
-// Counters are statistics: relaxed, nothing is ordered by them.
-#define PA_COUNT(a, field, n)                                                                      \
-    atomic_fetch_add_explicit(&(a)->stats.field, (uint64_t)(n), memory_order_relaxed)
 
 static uint64_t add_sat(uint64_t a, uint64_t b) {
     return a + b < a ? UINT64_MAX : a + b;
@@ -39,13 +36,7 @@ void page_arena_init(page_arena_t *a, size_t max_hot_bytes, size_t max_warm_byte
     a->hot_decay_ms = hot_decay_ms;
     a->warm_decay_ms = warm_decay_ms;
     // relaxed: initialisation; the arena reaches other threads through whatever hands them a.
-    atomic_store_explicit(&a->stats.puts, 0, memory_order_relaxed);
-    atomic_store_explicit(&a->stats.hot_hits, 0, memory_order_relaxed);
-    atomic_store_explicit(&a->stats.warm_hits, 0, memory_order_relaxed);
-    atomic_store_explicit(&a->stats.misses, 0, memory_order_relaxed);
-    atomic_store_explicit(&a->stats.decommitted, 0, memory_order_relaxed);
-    atomic_store_explicit(&a->stats.released, 0, memory_order_relaxed);
-    atomic_store_explicit(&a->stats.bytes_released, 0, memory_order_relaxed);
+    memset(&a->stats, 0, sizeof a->stats);
 }
 
 // ---- under the lock ------------------------------------------------------------------------
@@ -136,8 +127,8 @@ static void release_chain(page_arena_t *a, pa_span_t *s) {
         next = s->next;
         size_t bytes = s->bytes;
         hak_os_release(s, bytes);
-        PA_COUNT(a, released, 1);
-        PA_COUNT(a, bytes_released, bytes);
+        hak_count(&a->stats.released, 1);
+        hak_count(&a->stats.bytes_released, bytes);
     }
 }
 
@@ -157,7 +148,7 @@ static void demote_and_release(page_arena_t *a, pa_span_t *demote, pa_span_t *re
         if (keep) {
             s->next = warm;
             warm = s;
-            PA_COUNT(a, decommitted, 1);
+            hak_count(&a->stats.decommitted, 1);
         } else {
             s->next = release;
             release = s;
@@ -189,7 +180,7 @@ static void decay_and_unlock(page_arena_t *a, uint64_t now_ms, pa_span_t *demote
 
 void *page_arena_take(page_arena_t *a, size_t bytes, size_t *span_bytes, bool *hot) {
     if (looks_empty(a)) {
-        PA_COUNT(a, misses, 1);
+        hak_count(&a->stats.misses, 1);
         return NULL;
     }
     void *s = NULL;
@@ -202,13 +193,13 @@ void *page_arena_take(page_arena_t *a, size_t bytes, size_t *span_bytes, bool *h
         s = level_take(&a->warm, i, span_bytes);
     hak_unlock(&a->lock);
     if (s == NULL) {
-        PA_COUNT(a, misses, 1);
+        hak_count(&a->stats.misses, 1);
         return NULL;
     }
     if (from_hot)
-        PA_COUNT(a, hot_hits, 1);
+        hak_count(&a->stats.hot_hits, 1);
     else
-        PA_COUNT(a, warm_hits, 1);
+        hak_count(&a->stats.warm_hits, 1);
     *hot = from_hot;
     return s;
 }
@@ -217,7 +208,7 @@ void page_arena_put(page_arena_t *a, void *span, size_t bytes, uint64_t now_ms) 
     size_t page = hak_os_page_size();
     if (HAK_UNLIKELY((((uintptr_t)span | bytes) & (page - 1)) != 0 || bytes == 0))
         hak_fatal("page_arena: put of %p, %zu bytes: not whole pages", span, bytes);
-    PA_COUNT(a, puts, 1);
+    hak_count(&a->stats.puts, 1);
     pa_span_t *demote = NULL;
     hak_lock(&a->lock);
 #ifdef HAK_DEBUG_CHECKS
@@ -242,16 +233,6 @@ bool page_arena_trim(page_arena_t *a) {
     hak_unlock(&a->lock);
     release_chain(a, all);
     return all != NULL;
-}
-
-void page_arena_lock(page_arena_t *a) {
-    hak_lock(&a->lock);
-}
-void page_arena_unlock(page_arena_t *a) {
-    hak_unlock(&a->lock);
-}
-void page_arena_reset_lock(page_arena_t *a) {
-    hak_lock_reset(&a->lock);
 }
 
 size_t page_arena_hot_bytes(page_arena_t *a) {

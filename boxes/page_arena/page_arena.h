@@ -56,15 +56,24 @@ typedef struct {
     size_t bytes;                   // under lock
 } pa_level_t;
 
+#define PAGE_ARENA_COUNTERS(X)                                                                     \
+    X(puts, "spans cached")                                                                        \
+    X(hot_hits, "takes served by a hot span")                                                      \
+    X(warm_hits, "takes served by a warm span")                                                    \
+    X(misses, "takes that found no span")                                                          \
+    X(decommitted, "spans moved from hot to warm")                                                 \
+    X(released, "spans unmapped (trim included)")                                                  \
+    X(bytes_released, "bytes unmapped")
+typedef struct {
+    PAGE_ARENA_COUNTERS(HAK_COUNTER_FIELD)
+} page_arena_counters_t;
+
 typedef struct {
     hak_lock_t lock;
     pa_level_t hot, warm;
     size_t max_hot_bytes, max_warm_bytes;
     uint64_t hot_decay_ms, warm_decay_ms;
-    struct {
-        _Atomic uint64_t puts, hot_hits, warm_hits, misses, decommitted, released;
-        _Atomic uint64_t bytes_released;
-    } stats;
+    page_arena_counters_t stats;
 } page_arena_t;
 
 // An empty arena. A decay of UINT64_MAX: never by time; a bound of 0: that level is skipped
@@ -90,9 +99,6 @@ bool page_arena_trim(page_arena_t *a);
 // Bytes of the spans cached hot (their pages resident), read under the lock.
 size_t page_arena_hot_bytes(page_arena_t *a);
 
-// Fork support: hold the arena's lock across fork, and make it free again in the child.
-void page_arena_lock(page_arena_t *a);
-void page_arena_unlock(page_arena_t *a);
-void page_arena_reset_lock(page_arena_t *a);
+// Fork: the arena's one lock is `lock`; its owner protects it with hak_fork_protect.
 
 #endif

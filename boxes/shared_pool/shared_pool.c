@@ -1,7 +1,6 @@
 #include "shared_pool.h"
 
-// Counters and the free-slot hint are statistics: relaxed, nothing is ordered by them.
-#define SP_COUNT(p, field) atomic_fetch_add_explicit(&(p)->stats.field, 1, memory_order_relaxed)
+// The free-slot hint is a hint: relaxed, nothing is ordered by it.
 
 static int claim_in(shared_pool_t *p, sp_segment_t *s) {
     // relaxed load: only a guess for the CAS, which re-reads the word.
@@ -16,7 +15,7 @@ static int claim_in(shared_pool_t *p, sp_segment_t *s) {
             // release: this thread saw s published (acquire on the list); a claimer that starts
             // from the hint must see s initialised too, so the hint carries that order on.
             atomic_store_explicit(&p->hint, s, memory_order_release);
-            SP_COUNT(p, slots_claimed);
+            hak_count(&p->stats.slots_claimed, 1);
             return slot;
         }
     }
@@ -52,8 +51,8 @@ int shared_pool_add_segment(shared_pool_t *p, sp_segment_t *seg, uint32_t all_ma
     } while (!atomic_compare_exchange_weak_explicit(&p->segments, &old, seg, memory_order_release,
                                                     memory_order_relaxed));
     atomic_fetch_add_explicit(&p->free_slots, __builtin_popcount(all_mask) - 1, memory_order_relaxed);
-    SP_COUNT(p, segments_added);
-    SP_COUNT(p, slots_claimed);
+    hak_count(&p->stats.segments_added, 1);
+    hak_count(&p->stats.slots_claimed, 1);
     return slot;
 }
 
@@ -63,7 +62,7 @@ bool shared_pool_release(shared_pool_t *p, sp_segment_t *seg, int slot) {
     uint32_t old = atomic_fetch_or_explicit(&seg->free_mask, bit, memory_order_release);
     if (old & bit) hak_fatal("shared_pool: slot %d of segment %p released twice", slot, (void *)seg);
     atomic_fetch_add_explicit(&p->free_slots, 1, memory_order_relaxed);
-    SP_COUNT(p, slots_released);
+    hak_count(&p->stats.slots_released, 1);
     return (old | bit) == seg->all_mask;
 }
 
@@ -74,7 +73,7 @@ bool shared_pool_seize_empty(shared_pool_t *p, sp_segment_t *seg) {
                                                  memory_order_relaxed))
         return false;
     atomic_fetch_sub_explicit(&p->free_slots, __builtin_popcount(all), memory_order_relaxed);
-    SP_COUNT(p, segments_seized);
+    hak_count(&p->stats.segments_seized, 1);
     return true;
 }
 
@@ -106,7 +105,7 @@ void shared_pool_abandon(shared_pool_t *p, unsigned cls, sp_link_t *slab) {
     __atomic_store_n(&p->abandoned[cls], slab, __ATOMIC_RELAXED);
     p->abandoned_count++;
     hak_unlock(&p->abandoned_lock);
-    SP_COUNT(p, slabs_abandoned);
+    hak_count(&p->stats.slabs_abandoned, 1);
 }
 
 sp_link_t *shared_pool_adopt(shared_pool_t *p, unsigned cls) {
@@ -120,7 +119,7 @@ sp_link_t *shared_pool_adopt(shared_pool_t *p, unsigned cls) {
         p->abandoned_count--;
     }
     hak_unlock(&p->abandoned_lock);
-    if (s != NULL) SP_COUNT(p, slabs_adopted);
+    if (s != NULL) hak_count(&p->stats.slabs_adopted, 1);
     return s;
 }
 
@@ -138,12 +137,9 @@ sp_link_t *shared_pool_reclaim_abandoned(shared_pool_t *p, unsigned cls, bool (*
         p->abandoned_count--;
         s->next = taken;
         taken = s;
-        SP_COUNT(p, slabs_reclaimed);
+        hak_count(&p->stats.slabs_reclaimed, 1);
     }
     hak_unlock(&p->abandoned_lock);
     return taken;
 }
 
-void shared_pool_lock(shared_pool_t *p) { hak_lock(&p->abandoned_lock); }
-void shared_pool_unlock(shared_pool_t *p) { hak_unlock(&p->abandoned_lock); }
-void shared_pool_reset_lock(shared_pool_t *p) { hak_lock_reset(&p->abandoned_lock); }

@@ -30,10 +30,17 @@ typedef struct sp_link {
     struct sp_link *next;
 } sp_link_t;
 
+#define SHARED_POOL_COUNTERS(X)                                                                    \
+    X(slots_claimed, "slots claimed (a new segment's first slot included)")                        \
+    X(slots_released, "slots given back")                                                          \
+    X(segments_added, "segments added to the pool")                                                \
+    X(segments_seized, "entirely free segments seized for a purge")                                \
+    X(slabs_abandoned, "slabs left with live blocks by exiting threads")                           \
+    X(slabs_adopted, "abandoned slabs taken over by another thread")                               \
+    X(slabs_reclaimed, "abandoned slabs taken out once empty")
 typedef struct {
-    _Atomic uint64_t slots_claimed, slots_released, segments_added, segments_seized;
-    _Atomic uint64_t slabs_abandoned, slabs_adopted, slabs_reclaimed;
-} shared_pool_stats_t;
+    SHARED_POOL_COUNTERS(HAK_COUNTER_FIELD)
+} shared_pool_counters_t;
 
 typedef struct {
     _Atomic(sp_segment_t *) segments;  // every segment ever added, newest first
@@ -42,7 +49,7 @@ typedef struct {
     hak_lock_t abandoned_lock;
     sp_link_t *abandoned[SP_MAX_CLASSES];
     uint64_t abandoned_count;          // under abandoned_lock
-    shared_pool_stats_t stats;
+    shared_pool_counters_t stats;
 } shared_pool_t;
 
 #define SHARED_POOL_INIT {.abandoned_lock = HAK_LOCK_INIT}
@@ -73,9 +80,6 @@ sp_link_t *shared_pool_adopt(shared_pool_t *p, unsigned cls);
 // releasing takes other locks.
 sp_link_t *shared_pool_reclaim_abandoned(shared_pool_t *p, unsigned cls, bool (*empty)(sp_link_t *));
 
-// Fork support: hold and reset the pool's lock.
-void shared_pool_lock(shared_pool_t *p);
-void shared_pool_unlock(shared_pool_t *p);
-void shared_pool_reset_lock(shared_pool_t *p);
+// Fork: the pool's one lock is `abandoned_lock`; its owner protects it with hak_fork_protect.
 
 #endif

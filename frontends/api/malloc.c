@@ -1,12 +1,10 @@
 // The malloc family: hak_* always; the unprefixed names too when built with HAK_OVERRIDE.
 #include "hakmem.h"
 
-#include "grow.h"
-#include "heap.h"
-#include "os_direct.h"
+#include "alloc.h"
+#include "maintenance.h"
 #include "purger.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
 #include <string.h>
@@ -34,17 +32,7 @@ static HAK_NOINLINE void *huge_alloc(size_t size, size_t align, bool zero) {
     return os_direct_alloc(size, align, zero);
 }
 
-// The slab class serving `size` bytes aligned to `align` (a power of two), or HAK_NCLASSES for
-// a huge block.
-static inline unsigned aligned_class(size_t align, size_t size) {
-    if (align < 16) align = 16; // every block is 16-byte aligned
-    if (align <= 64 * HAK_KiB && size <= HAK_LARGE_MAX &&
-        ((size + align - 1) & ~(align - 1)) <= HAK_LARGE_MAX)
-        return size_class_aligned(size, align);
-    return HAK_NCLASSES;
-}
-
-static void *aligned_alloc_any(size_t align, size_t size) {
+void *aligned_alloc_any(size_t align, size_t size) {
     unsigned cls = aligned_class(align, size);
     return cls < HAK_NCLASSES ? heap_alloc(cls) : huge_alloc(size, align, false); // os_direct raises align to 16
 }
@@ -57,29 +45,7 @@ HAK_EXPORT void *hak_malloc(size_t size) {
     return huge_alloc(size, 16, false);
 }
 
-HAK_EXPORT void hak_free(void *p) {
-    uintptr_t hdr = segment_header_of(p);
-    unsigned what = segmap_get(hdr);
-    // Tiny blocks first, with their slot shift as a constant: the slab's address then does not
-    // wait for the segment-map byte (the CPU loads the slab line while the byte's test is
-    // predicted), one dependent load fewer on the way to the push.
-    if (HAK_LIKELY(what == SEGMAP_TINY)) {
-        heap_free((hak_segment_t *)hdr, p, SEGMAP_TINY);
-        return;
-    }
-    if (HAK_LIKELY(segmap_is_slabs(what))) {
-        heap_free((hak_segment_t *)hdr, p, what);
-        return;
-    }
-    if (p == NULL) return;
-    if (what == SEGMAP_GROW) {
-        heap_grow_free((grow_region_t *)hdr, p);
-        return;
-    }
-    os_direct_header_t *h = what == SEGMAP_HUGE ? os_direct_header(p) : NULL;
-    if (h == NULL) hak_fatal("free(): invalid pointer %p", p);
-    os_direct_free(h);
-}
+HAK_EXPORT void hak_free(void *p) { free_any(p); }
 
 HAK_EXPORT void *hak_calloc(size_t count, size_t size) {
     size_t total;
@@ -106,11 +72,9 @@ static HAK_NOINLINE void *realloc_slow(void *p, size_t size, unsigned what) {
         if (moved != NULL) return moved;
     }
     void *q = NULL;
-#if HAK_GROW_REGION
     // A block that grew once tends to grow again (buffers, string builders): moved to the top of
     // the thread's grow region, it grows in place from then on, as long as it stays on top.
     if (size > old && what != SEGMAP_HUGE) q = heap_grow_alloc(size);
-#endif
     // Elsewhere, half again as much headroom lets the next grows stay in place instead of copying
     // at every size class (growth chains 16 B -> 256 KiB 2.8x faster; doubling was slower, and so
     // was moving blocks of 128 KiB and more to their own mappings to grow them by mremap: 10x
@@ -201,25 +165,11 @@ HAK_EXPORT int hak_malloc_trim(size_t pad) {
 
 // ---- process -----------------------------------------------------------------------------------
 
-static void fork_prepare(void) {
-    heap_fork_prepare();
-    os_direct_lock();
-}
-static void fork_parent(void) {
-    os_direct_unlock();
-    heap_fork_parent();
-}
-static void fork_child(void) {
-    os_direct_reset_lock();
-    heap_fork_child();
-}
-
-// Runs once the C library is up: the environment is certain to be readable, and registering
-// fork handlers can no longer recurse into a first malloc.
+// After hak_init (which a first malloc may already have run): registering fork handlers and
+// starting a thread allocate, so they wait for the C library to be up, outside any malloc.
 __attribute__((constructor(101))) static void hak_startup(void) {
     hak_init();
-    hak_options_load();
-    hak_fork_hooks_install(fork_prepare, fork_parent, fork_child);
+    hak_fork_hooks_install();
     purger_start();
 }
 
@@ -255,117 +205,4 @@ HAK_EXPORT struct mallinfo2 mallinfo2(void) {
     return mi;
 }
 
-// ---- C++ operators -----------------------------------------------------------------------------
-// operator new and delete in every form C++17 declares, so that a C++ program's `new` reaches the
-// thread cache in one call, not through the C++ runtime's operator new and then malloc. Only a
-// failed allocation leaves hakmem: the C++ runtime's operator new of the same form (the next
-// definition after this library) calls the new-handler and throws std::bad_alloc, which C cannot
-// do. Without a C++ runtime in the process the throwing forms abort with a diagnostic, the nothrow
-// forms return NULL. (An exception thrown there unwinds through these frames: x86-64 code has
-// unwind tables by default.)
-
-typedef struct cxx_nothrow cxx_nothrow_t; // std::nothrow_t, passed by reference
-typedef void *cxx_new_fn(size_t);
-typedef void *cxx_new_nothrow_fn(size_t, const cxx_nothrow_t *);
-typedef void *cxx_new_aligned_fn(size_t, size_t);
-typedef void *cxx_new_aligned_nothrow_fn(size_t, size_t, const cxx_nothrow_t *);
-
-// A huge block, an empty thread cache, or a failure.
-static HAK_NOINLINE void *cxx_new_slow(size_t size) {
-    void *p = hak_malloc(size);
-    if (p != NULL) return p;
-    cxx_new_fn *next = (cxx_new_fn *)dlsym(RTLD_NEXT, "_Znwm");
-    if (next == NULL) hak_fatal("operator new(%zu): out of memory", size);
-    return next(size);
-}
-
-static HAK_NOINLINE void *cxx_new_nothrow_slow(size_t size, const cxx_nothrow_t *tag) {
-    void *p = hak_malloc(size);
-    if (p != NULL) return p;
-    cxx_new_nothrow_fn *next = (cxx_new_nothrow_fn *)dlsym(RTLD_NEXT, "_ZnwmRKSt9nothrow_t");
-    return next != NULL ? next(size, tag) : NULL;
-}
-
-// An alignment that is not a power of two is left to the C++ runtime (it throws).
-static HAK_NOINLINE void *cxx_new_aligned_slow(size_t size, size_t align) {
-    void *p = (align & (align - 1)) == 0 ? aligned_alloc_any(align, size) : NULL;
-    if (p != NULL) return p;
-    cxx_new_aligned_fn *next = (cxx_new_aligned_fn *)dlsym(RTLD_NEXT, "_ZnwmSt11align_val_t");
-    if (next == NULL) hak_fatal("operator new(%zu, align %zu): out of memory", size, align);
-    return next(size, align);
-}
-
-static HAK_NOINLINE void *cxx_new_aligned_nothrow_slow(size_t size, size_t align,
-                                                       const cxx_nothrow_t *tag) {
-    void *p = (align & (align - 1)) == 0 ? aligned_alloc_any(align, size) : NULL;
-    if (p != NULL) return p;
-    cxx_new_aligned_nothrow_fn *next = (cxx_new_aligned_nothrow_fn *)dlsym(
-        RTLD_NEXT, "_ZnwmSt11align_val_tRKSt9nothrow_t");
-    return next != NULL ? next(size, align, tag) : NULL;
-}
-
-// A slab class's thread cache inline, as in malloc; everything else (and a failure) in the slow
-// functions, so that the fast path needs no stack frame.
-static inline void *cxx_cached(size_t size) {
-    if (HAK_LIKELY(size <= HAK_TINY_MAX)) return heap_alloc_cached(size_class_small(size));
-    return size <= HAK_LARGE_MAX ? heap_alloc_cached(size_class_above_128(size)) : NULL;
-}
-static void *cxx_new(size_t size) {
-    void *p = cxx_cached(size);
-    return HAK_LIKELY(p != NULL) ? p : cxx_new_slow(size);
-}
-static void *cxx_new_nothrow(size_t size, const cxx_nothrow_t *tag) {
-    void *p = cxx_cached(size);
-    return HAK_LIKELY(p != NULL) ? p : cxx_new_nothrow_slow(size, tag);
-}
-// The aligned forms as posix_memalign: the class of the size rounded up to the alignment, its
-// cache inline. A C++ type's size is a multiple of its alignment, and up to 64 B of alignment
-// the plain class of such a size is too (size_class_aligned) on slabs that start 64-byte
-// aligned: `new` of an alignas(32) or alignas(64) type takes the plain path.
-static inline void *cxx_aligned_cached(size_t size, size_t align) {
-    if ((align & (align - 1)) != 0) return NULL;
-    if (HAK_LIKELY(align <= HAK_COLOR_ALIGN && size != 0 && (size & (align - 1)) == 0))
-        return cxx_cached(size);
-    unsigned cls = aligned_class(align, size);
-    return cls < HAK_NCLASSES ? heap_alloc_cached(cls) : NULL;
-}
-static void *cxx_new_aligned(size_t size, size_t align) {
-    void *p = cxx_aligned_cached(size, align);
-    return HAK_LIKELY(p != NULL) ? p : cxx_new_aligned_slow(size, align);
-}
-static void *cxx_new_aligned_nothrow(size_t size, size_t align, const cxx_nothrow_t *tag) {
-    void *p = cxx_aligned_cached(size, align);
-    return HAK_LIKELY(p != NULL) ? p : cxx_new_aligned_nothrow_slow(size, align, tag);
-}
-
-// The mangled names (Itanium C++ ABI); new[] is new, and every delete is free (the sized and
-// aligned forms' arguments are not needed to find the block).
-#define HAK_CXX(symbol, target) __asm__(symbol) HAK_ALIAS(target)
-cxx_new_fn cxx_op_Znwm HAK_CXX("_Znwm", "cxx_new");
-cxx_new_fn cxx_op_Znam HAK_CXX("_Znam", "cxx_new");
-cxx_new_nothrow_fn cxx_op_ZnwmRKSt9nothrow_t HAK_CXX("_ZnwmRKSt9nothrow_t", "cxx_new_nothrow");
-cxx_new_nothrow_fn cxx_op_ZnamRKSt9nothrow_t HAK_CXX("_ZnamRKSt9nothrow_t", "cxx_new_nothrow");
-cxx_new_aligned_fn cxx_op_ZnwmSt11align_val_t HAK_CXX("_ZnwmSt11align_val_t", "cxx_new_aligned");
-cxx_new_aligned_fn cxx_op_ZnamSt11align_val_t HAK_CXX("_ZnamSt11align_val_t", "cxx_new_aligned");
-cxx_new_aligned_nothrow_fn cxx_op_ZnwmSt11align_val_tRKSt9nothrow_t
-    HAK_CXX("_ZnwmSt11align_val_tRKSt9nothrow_t", "cxx_new_aligned_nothrow");
-cxx_new_aligned_nothrow_fn cxx_op_ZnamSt11align_val_tRKSt9nothrow_t
-    HAK_CXX("_ZnamSt11align_val_tRKSt9nothrow_t", "cxx_new_aligned_nothrow");
-// The extra arguments of the sized, aligned and nothrow deletes arrive in registers that hak_free
-// does not read (SysV calling convention), so they are declared here as free's own type.
-typedef void cxx_delete_fn(void *);
-cxx_delete_fn cxx_op_ZdlPv HAK_CXX("_ZdlPv", "hak_free");
-cxx_delete_fn cxx_op_ZdaPv HAK_CXX("_ZdaPv", "hak_free");
-cxx_delete_fn cxx_op_ZdlPvm HAK_CXX("_ZdlPvm", "hak_free");
-cxx_delete_fn cxx_op_ZdaPvm HAK_CXX("_ZdaPvm", "hak_free");
-cxx_delete_fn cxx_op_ZdlPvRKSt9nothrow_t HAK_CXX("_ZdlPvRKSt9nothrow_t", "hak_free");
-cxx_delete_fn cxx_op_ZdaPvRKSt9nothrow_t HAK_CXX("_ZdaPvRKSt9nothrow_t", "hak_free");
-cxx_delete_fn cxx_op_ZdlPvSt11align_val_t HAK_CXX("_ZdlPvSt11align_val_t", "hak_free");
-cxx_delete_fn cxx_op_ZdaPvSt11align_val_t HAK_CXX("_ZdaPvSt11align_val_t", "hak_free");
-cxx_delete_fn cxx_op_ZdlPvmSt11align_val_t HAK_CXX("_ZdlPvmSt11align_val_t", "hak_free");
-cxx_delete_fn cxx_op_ZdaPvmSt11align_val_t HAK_CXX("_ZdaPvmSt11align_val_t", "hak_free");
-cxx_delete_fn cxx_op_ZdlPvSt11align_val_tRKSt9nothrow_t
-    HAK_CXX("_ZdlPvSt11align_val_tRKSt9nothrow_t", "hak_free");
-cxx_delete_fn cxx_op_ZdaPvSt11align_val_tRKSt9nothrow_t
-    HAK_CXX("_ZdaPvSt11align_val_tRKSt9nothrow_t", "hak_free");
 #endif

@@ -33,7 +33,7 @@ static void region_give_back(grow_region_t *r) {
     hak_unlock(&regions_lock);
 }
 
-void *heap_grow_alloc(size_t size) {
+void *heap_grow_place(size_t size) {
     hak_heap_t *h = hak_tls_heap;
     if (h == &hak_heap_empty) return NULL;
     if (h->grow == NULL && (h->grow = region_create(h)) == NULL) return NULL;
@@ -80,15 +80,19 @@ void heap_grow_stats_sum(heap_grow_stats_t *out) {
     hak_lock(&regions_lock);
     for (grow_region_t *r = all_regions; r != NULL; r = r->next_all) {
         out->regions++;
-        out->placed += atomic_load_explicit(&r->stats.placed, memory_order_relaxed);
-        out->grown += atomic_load_explicit(&r->stats.grown, memory_order_relaxed);
-        out->shrunk += atomic_load_explicit(&r->stats.shrunk, memory_order_relaxed);
-        out->freed += atomic_load_explicit(&r->stats.freed, memory_order_relaxed);
         out->dirty_bytes += grow_region_dirty_bytes(r);
+        HAK_COUNTERS_ADD(GROW_REGION_COUNTERS, &out->counters, &r->stats);
     }
     hak_unlock(&regions_lock);
 }
 
-void heap_grow_fork_prepare(void) { hak_lock(&regions_lock); }
-void heap_grow_fork_parent(void) { hak_unlock(&regions_lock); }
-void heap_grow_fork_child(void) { hak_lock_reset(&regions_lock); }
+void heap_grow_log(void) {
+    heap_grow_stats_t gs;
+    heap_grow_stats_sum(&gs);
+    static const char *const names[] = {"regions", "dirty_bytes", GROW_REGION_COUNTERS(HAK_COUNTER_NAME)};
+    const grow_region_counters_t *counters_ = &gs.counters;
+    const uint64_t values[] = {gs.regions, gs.dirty_bytes, GROW_REGION_COUNTERS(HAK_COUNTER_VALUE)};
+    hak_counters_log("grow_region", names, values, sizeof values / sizeof values[0]);
+}
+
+void heap_grow_init(void) { hak_fork_protect(&regions_lock); }

@@ -12,9 +12,14 @@
 #include "grow_region.h"
 #include "heap.h"
 
+// Start-up: the free-region list's lock protected across fork.
+void heap_grow_init(void);
+
+void *heap_grow_place(size_t size);
 // A new block of `size` bytes in the calling thread's region; NULL if it has none (a thread
-// without a heap) or no room. Any thread's block can be moved there; its user copies the contents.
-void *heap_grow_alloc(size_t size);
+// without a heap, the variant without grow regions) or no room. Any thread's block can be moved
+// there; its user copies the contents.
+HAK_INLINE void *heap_grow_alloc(size_t size) { return HAK_GROW_REGION ? heap_grow_place(size) : NULL; }
 
 // Resize p, a pointer into region r, in place (false if the calling thread does not own r, p is
 // not a live block of it, or it cannot grow there).
@@ -30,18 +35,16 @@ size_t heap_grow_usable(grow_region_t *r, void *p, const char *caller);
 // Free p, a block of region r, from any thread; reports and aborts on an invalid or double free.
 void heap_grow_free(grow_region_t *r, void *p);
 
-// Owner side, from heap.c: the idle tick, malloc_trim and thread exit.
+// Owner side: the idle tick, malloc_trim and thread exit.
 bool heap_grow_purge(hak_heap_t *h, bool all);
 void heap_grow_exit(hak_heap_t *h);
 
 typedef struct {
-    uint64_t regions, placed, grown, shrunk, freed, dirty_bytes;
+    uint64_t regions, dirty_bytes;
+    grow_region_counters_t counters;
 } heap_grow_stats_t;
 void heap_grow_stats_sum(heap_grow_stats_t *out);
-
-// Fork: the lock of the free-region list.
-void heap_grow_fork_prepare(void);
-void heap_grow_fork_parent(void);
-void heap_grow_fork_child(void);
+// The HAKMEM_STATS line.
+void heap_grow_log(void);
 
 #endif

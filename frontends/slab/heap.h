@@ -1,27 +1,25 @@
-// heap: a thread's slab allocator for the tiny, mid and large size ranges.
+// heap: a thread's slab allocator for the tiny, mid and large size ranges, and its fast paths.
 //
 // Glossary
-//   heap    one per thread that allocates; holds the thread's caches and the slabs it owns. Heaps
-//           are never unmapped: an exited thread's heap is reused by a later thread, so a pointer
-//           to a heap read from a slab is always safe to write a hint through.
+//   heap    one per thread that allocates; holds the thread's caches and the slabs it owns
+//           (heaps.h: made, reused, left at thread exit)
 //   cache   per class, the thread cache box the preset chose (thread_cache.h) holding free blocks
-//           of slabs this heap owns (bounded, drained on overflow, on thread exit, on malloc_trim)
+//           of any heap's slabs (bounded: cache_bounds.h; filled: refill.c; emptied: drain.h)
 //   bin     per class, the slabs this heap owns: `cur` (refills come from it), `partial` (have
 //           free or uncarved blocks), `full` (nothing left but blocks other threads may free),
-//           `spare` (one empty slab kept back from the shared pool, tiny and mid classes only)
+//           `spare` (one empty slab kept back, tiny and mid classes only) (bins.h, slab.h)
 //
 // A freed block goes to the freeing thread's cache, whichever heap owns its slab: a free costs no
 // atomic, and a thread that frees blocks another thread allocated (a server handing requests
 // between threads) reuses them at once. When a cache overflows (or is drained on a tick, at thread
 // exit, at malloc_trim) its blocks go back to their slabs: to the heap's own slabs directly, to
-// other heaps' slabs through the slab's remote_queue, one push per run of blocks of one slab; the
-// owner collects them when it refills. A slab's `used` counts carved blocks not on its local free
-// list, so a slab whose blocks are all back is seen empty and goes back to the shared pool.
+// other heaps' slabs through the slab's remote_queue (remote_free.h), or as a whole batch to a
+// depot (depots.h). A slab whose blocks are all back is seen empty and goes back to its segment
+// (backends/segment/segments.h). Idle memory returns by maintenance.h's passes.
 #ifndef HAK_HEAP_H
 #define HAK_HEAP_H
 
-#include "remote_queue.h"
-#include "shared_pool.h"
+#include "segment.h"
 #include "size_class.h"
 #include "thread_cache.h"
 
@@ -32,7 +30,7 @@ typedef struct {
     // size_class_batch, so a short-lived thread does not carve (and drain at exit) full batches
     // of classes it uses a few times. 0: not refilled yet.
     uint32_t refill_batch;
-    uint8_t bound_batches; // the cache's bound in batches (heap.c, "cache bounds"); 0: the base
+    uint8_t bound_batches; // the cache's bound in batches (cache_bounds.c); 0: the base
     bool drained;          // the class drained since its last refill
 } heap_cache_t;
 
@@ -46,10 +44,20 @@ typedef struct {
     _Atomic uint64_t spare_since_ms; // when it became the spare (a hint for the purger)
 } heap_bin_t;
 
+// Per class, counted by the heap's owner only.
+#define HEAP_COUNTERS(X)                                                                           \
+    X(refills, "refills of the thread cache")                                                      \
+    X(refilled_blocks, "blocks the refills brought")                                               \
+    X(drains, "drains of the thread cache (overflow, idle tick)")                                  \
+    X(drained_blocks, "blocks drained: to the heap's slabs, a depot or other heaps' slabs")        \
+    X(remote_pushes, "chains pushed to other heaps' slabs' remote queues")                         \
+    X(remote_blocks, "blocks in those chains")                                                     \
+    X(remote_collected, "blocks other threads pushed to this heap's slabs, collected")             \
+    X(bound_grows, "times the cache's bound grew by a batch")                                      \
+    X(bound_resets, "times a grown bound went back to the base")
 typedef struct {
-    uint64_t refills, refilled_blocks, drains, drained_blocks, remote_frees, remote_collected;
-    uint64_t bound_grows, bound_resets;
-} heap_class_stats_t;
+    HEAP_COUNTERS(HAK_COUNTER_FIELD)
+} heap_counters_t;
 
 typedef struct hak_heap {
     heap_cache_t cache[HAK_NCLASSES];
@@ -57,7 +65,7 @@ typedef struct hak_heap {
     // Set by a thread whose remote free made one of this heap's slabs of that class non-empty;
     // the owner then looks for remote frees in its full slabs.
     _Atomic uint8_t remote_hint[HAK_NCLASSES];
-    heap_class_stats_t stats[HAK_NCLASSES];
+    heap_counters_t stats[HAK_NCLASSES];
     struct hak_heap *next_all; // every heap ever made, for statistics
     struct hak_heap *next_free;
     // Periodic tick (owner only): when it last ran, and each class's allocation count then.
@@ -68,7 +76,7 @@ typedef struct hak_heap {
     _Atomic uint32_t maint;           // who works on the slabs now: nobody, the owner or the purger
     _Atomic uint64_t slow_paths;      // the owner's slow paths so far (heap_leave counts them)
     uint64_t purger_seen_slow_paths;  // the purger's: slow_paths at its last pass
-    size_t bound_extra_bytes;  // what the caches' bounds grew by, in bytes of blocks (heap.c)
+    size_t bound_extra_bytes;  // what the caches' bounds grew by, in bytes of blocks (cache_bounds.c)
     struct grow_region *grow;  // where realloc grows blocks in place (grow.h); NULL until needed
     uint64_t grow_tick_placed; // its count of placed blocks at the last tick
 } hak_heap_t;
@@ -77,19 +85,23 @@ typedef struct hak_heap {
 // owns no slab, so the fast paths need no "initialised?" test: they fall into the slow path.
 extern HAK_INTERNAL __thread hak_heap_t *hak_tls_heap;
 extern HAK_INTERNAL hak_heap_t hak_heap_empty;
-extern HAK_INTERNAL shared_pool_t hak_pools[SEG_KINDS];
 
 void *heap_alloc_slow(unsigned cls);
 void heap_drain(hak_heap_t *h, unsigned cls);
 void heap_free_slow(hak_slab_t *s, void *p);
 
-#if HAK_HARDENED
-// Double frees: a freed block carries a secret mark in its second word (the first links it into
-// free lists; every block has 16 bytes or more) until it is handed out again, which wipes the
-// mark. A free that finds the mark is a second free of the block, wherever the first left it: in
-// any thread's cache, a depot, a remote queue or its slab's free list. Two threads freeing one
-// block at the same instant may both pass.
+// Double frees (the hardened variant): a freed block carries a secret mark in its second word
+// (the first links it into free lists; every block has 16 bytes or more) until it is handed out
+// again, which wipes the mark. A free that finds the mark is a second free of the block, wherever
+// the first left it: in any thread's cache, a depot, a remote queue or its slab's free list. Two
+// threads freeing one block at the same instant may both pass.
 extern HAK_INTERNAL uintptr_t hak_freed_mark;
+#if HAK_HARDENED
+// Random per process (the kernel's bits for it, stirred so as not to equal the stack canary),
+// never 0 (a handed-out block's mark word).
+HAK_INLINE void heap_mark_init(void) {
+    hak_freed_mark = (uintptr_t)((hak_os_random_seed() ^ 0x9e3779b97f4a7c15u) * 0xbf58476d1ce4e5b9u) | 1;
+}
 HAK_INLINE void heap_mark_freed(void *p) {
     uintptr_t *mark = (uintptr_t *)p + 1;
     if (HAK_UNLIKELY(*mark == hak_freed_mark)) hak_fatal("free(): double free %p", p);
@@ -97,6 +109,7 @@ HAK_INLINE void heap_mark_freed(void *p) {
 }
 HAK_INLINE void heap_unmark(void *b) { ((uintptr_t *)b)[1] = 0; }
 #else
+HAK_INLINE void heap_mark_init(void) {}
 HAK_INLINE void heap_mark_freed(void *p) { (void)p; }
 HAK_INLINE void heap_unmark(void *b) { (void)b; }
 #endif
@@ -134,50 +147,8 @@ HAK_INLINE void heap_free(hak_segment_t *seg, void *p, unsigned slot_shift) {
     heap_free_slow(s, p);
 }
 
-// Purge the empty segments that have waited in the lru for HAKMEM_PURGE_DELAY_MS (all of them
-// when `all`). Any thread may call it. Returns true if a segment was purged.
-bool heap_expire_segments(bool all);
-
-// Purge free slabs of partly used segments, once dirty for HAKMEM_PURGE_DELAY_MS (all: now).
-bool heap_purge_dirty_slots(bool all);
-
-// Release the abandoned slabs that blocks freed since their owner exited have emptied: all of
-// them, or (all false) only if a block went back to an abandoned slab since the last call.
-bool heap_reclaim_abandoned(bool all);
-
-// Release the spare slabs of every heap that have been spare for HAKMEM_PURGE_DELAY_MS (all: now).
-// Any thread may call it.
-bool heap_release_idle_spares(bool all);
-
-// The purger's pass over idle heaps (all: every live heap): collect the remote frees waiting in
-// their slabs, release the slabs that are then empty. Any thread but an owner on its slow path.
-bool heap_collect_idle(bool all);
-
-// Give the blocks of depots idle since the last call (all: every depot) back to their slabs.
-bool heap_flush_depots(bool all);
-
-// Give everything free back: the calling thread's caches, empty slabs (its own and abandoned
-// ones) and empty segments. Returns true if a slab or segment was released.
-bool heap_trim(void);
-
-// Process start-up (idempotent), fork handlers and statistics.
+// Process start-up, once, before the first heap or huge block: options, the boxes' bounds, the
+// thread-exit hook, the locks fork must not split (startup.c).
 void hak_init(void);
-void heap_fork_prepare(void);
-void heap_fork_parent(void);
-void heap_fork_child(void);
-typedef struct {
-    uint64_t allocs[FRONTENDS], frees[FRONTENDS], remote_frees[FRONTENDS];
-    uint64_t refills[FRONTENDS], drains[FRONTENDS];
-    uint64_t refilled_blocks, drained_blocks, remote_pushes, remote_collected;
-    uint64_t bound_grows, bound_resets; // adaptive cache bounds, in batches
-    uint64_t heaps, heaps_live;
-    uint64_t lru_inserted, lru_hits, lru_evicted, lru_expired; // all 0 without the lru box
-    uint64_t thread_cache_bytes, spare_slab_bytes;
-    uint64_t committed_bytes; // upper bound of resident slab segment bytes
-    uint64_t idle_collections; // the purger's passes over idle heaps' slabs
-    uint64_t depot_puts, depot_takes, depot_refused, depot_flushed; // batches, all depots
-    uint64_t depot_bytes;      // free blocks waiting in the batch depots
-} heap_stats_t;
-void heap_stats_sum(heap_stats_t *out);
 
 #endif

@@ -97,8 +97,8 @@ HAK_INLINE uint32_t size_class_batch(unsigned cls) {
     uint32_t b = (uint32_t)(HAK_CACHE_BATCH_BYTES / hak_class_size[cls]);
     return b < 1 ? 1 : b > 64 ? 64 : b;
 }
-// Bound of the thread cache of a class holding `batches` batches (2 at the start, see heap.c's
-// "cache bounds"): at least two blocks.
+// Bound of the thread cache of a class holding `batches` batches (2 at the start, see
+// cache_bounds.h): at least two blocks.
 #define HAK_CACHE_BASE_BATCHES 2
 #define HAK_CACHE_MAX_BATCHES 8
 HAK_INLINE uint32_t size_class_cache_cap_of(unsigned cls, unsigned batches) {

@@ -19,6 +19,10 @@
 #define HAK_THREAD_CACHE HAK_THREAD_CACHE_TLS_SLL
 #endif
 
+// Whether whole batches pass between threads through the batch depots (depots.h): not without a
+// cache, whose batches would be single blocks.
+#define TC_USES_DEPOTS (HAK_THREAD_CACHE != HAK_THREAD_CACHE_NONE)
+
 // The last block of a NULL-terminated chain (one walk over its links), for a tc_fill whose caller
 // does not know it.
 HAK_INLINE void *tc_chain_last(void *first) {

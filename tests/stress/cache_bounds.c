@@ -1,4 +1,4 @@
-// The thread caches' adaptive bounds (frontends/slab/heap.c, "cache bounds"): a class that drains
+// The thread caches' adaptive bounds (frontends/slab/cache_bounds.h): a class that drains
 // and then refills grows its bound, so a thread alternating frees and allocations stops moving
 // blocks back and forth; the growth of all classes together stays within its budget; malloc_trim
 // and the thread's exit give everything back. Run with HAKMEM_PURGE_DELAY_MS=-1 (set by ctest):

@@ -347,7 +347,7 @@ static void test_lock_reset_in_fork_child(void **state) {
     assert_true(pid >= 0);
     if (pid == 0) {
         alarm(10);
-        lru_reset_lock(&l);
+        hak_lock_reset(&l.lock);
         bool ok = lru_insert(&l, &s[0].node, 1, 1) == NULL && lru_remove(&l, &s[0].node);
         _exit(ok ? 0 : 1);
     }

@@ -201,6 +201,7 @@ static void test_grow_moves_pages(void **state) {
 }
 
 int main(void) {
+    os_direct_init(); // the huge cache's bounds: the options' defaults
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes_and_alignments),
         cmocka_unit_test(test_small_alignments_and_sizes),

@@ -421,18 +421,18 @@ static void test_lock_reset_in_fork_child(void **state) {
     page_arena_t a;
     page_arena_init(&a, 64 * HAK_MiB, 64 * HAK_MiB, UINT64_MAX, UINT64_MAX);
     char *s = map_span(page, page);
-    page_arena_lock(&a);
+    hak_lock(&a.lock);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         alarm(10); // a deadlock ends as SIGALRM
-        page_arena_reset_lock(&a);
+        hak_lock_reset(&a.lock);
         page_arena_put(&a, s, page, 1);
         size_t got;
         bool hot;
         _exit(page_arena_take(&a, page, &got, &hot) == s && hot ? 0 : 1);
     }
-    page_arena_unlock(&a);
+    hak_unlock(&a.lock);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));

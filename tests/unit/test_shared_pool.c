@@ -306,16 +306,16 @@ static void test_lock_reset_in_fork_child(void **state) {
     // The parent holds the pool's lock across fork; the child resets it and can use the pool.
     shared_pool_t *p = pool_new();
     sp_link_t l;
-    shared_pool_lock(p);
+    hak_lock(&p->abandoned_lock);
     pid_t pid = fork();
     assert_true(pid >= 0);
     if (pid == 0) {
         alarm(10); // a deadlock ends as SIGALRM
-        shared_pool_reset_lock(p);
+        hak_lock_reset(&p->abandoned_lock);
         shared_pool_abandon(p, 1, &l);
         _exit(shared_pool_adopt(p, 1) == &l ? 0 : 1);
     }
-    shared_pool_unlock(p);
+    hak_unlock(&p->abandoned_lock);
     int status;
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));

@@ -1,0 +1,45 @@
+// segmap: what hakmem keeps in each 2 MiB of the address space, one byte per 2 MiB.
+//
+// Every region hakmem maps on its own account starts on a 2 MiB boundary and says there what it
+// is: a slab segment (this backend), a huge block's mapping (os_direct), a grow region (the
+// grow_region box, placed by the slab frontend). free, realloc and malloc_usable_size read the
+// byte of an address's region to learn whose it is, and whether it is hakmem's at all.
+//
+// Any block address p leads to its region as (p - 1) rounded down to 2 MiB: no block starts at a
+// region's first byte (a header is there), and a huge block aligned to 2 MiB or more keeps its
+// header in the 2 MiB just before it.
+#ifndef HAK_SEGMAP_H
+#define HAK_SEGMAP_H
+
+#include "platform.h"
+
+#define HAK_SEG_SHIFT 21
+#define HAK_SEG_SIZE ((size_t)1 << HAK_SEG_SHIFT)
+#define HAK_SEG_MASK (HAK_SEG_SIZE - 1)
+
+// Address bits a user-space pointer can have on x86-64 / aarch64 with 4-level page tables.
+#define HAK_ADDRESS_BITS 47
+#define HAK_SEGMAP_ENTRIES ((size_t)1 << (HAK_ADDRESS_BITS - HAK_SEG_SHIFT))
+
+// A slab segment's entry is its slot shift (16, 18 or 21, all >= SEGMAP_SLABS), so a free learns
+// the slot size from the byte it reads anyway, not from the segment header. SEGMAP_TINY: a tiny
+// segment's (free tests it first and then uses the shift as a constant).
+enum { SEGMAP_NONE = 0, SEGMAP_HUGE = 2, SEGMAP_GROW = 3, SEGMAP_SLABS = 16, SEGMAP_TINY = 16 };
+HAK_INLINE bool segmap_is_slabs(unsigned what) { return what >= SEGMAP_SLABS; }
+
+extern HAK_INTERNAL uint8_t hak_segmap[HAK_SEGMAP_ENTRIES];
+
+// What the segmap says of the 2 MiB region holding `header`'s address.
+HAK_INLINE unsigned segmap_get(uintptr_t header) {
+    size_t i = header >> HAK_SEG_SHIFT;
+    return HAK_LIKELY(i < HAK_SEGMAP_ENTRIES) ? __atomic_load_n(&hak_segmap[i], __ATOMIC_RELAXED)
+                                              : SEGMAP_NONE;
+}
+// Say what the region at `header` (2 MiB-aligned) now is; release: whoever reads the new entry
+// sees the region's header as its maker wrote it.
+void segmap_set(uintptr_t header, unsigned what);
+
+// The header (segment, huge block or grow region) that a block address belongs to, if any.
+HAK_INLINE uintptr_t segment_header_of(const void *p) { return ((uintptr_t)p - 1) & ~HAK_SEG_MASK; }
+
+#endif

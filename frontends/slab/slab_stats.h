@@ -1,0 +1,24 @@
+// slab statistics: the heaps' counters added up per frontend (tiny, mid, large), with the bytes
+// that caches, spare slabs and depots hold.
+#ifndef HAK_SLAB_STATS_H
+#define HAK_SLAB_STATS_H
+
+#include "batch_depot.h"
+#include "heap.h"
+
+#define SLAB_FRONTENDS FRONTEND_HUGE // tiny, mid, large
+
+typedef struct {
+    uint64_t allocs[SLAB_FRONTENDS], frees[SLAB_FRONTENDS];
+    heap_counters_t counters[SLAB_FRONTENDS];
+    uint64_t heapless_frees;   // of frees: by threads that never allocated
+    uint64_t heaps, heaps_live;
+    uint64_t thread_cache_bytes, spare_slab_bytes, depot_bytes;
+    batch_depot_counters_t depots;
+} slab_stats_t;
+
+void slab_stats_sum(slab_stats_t *out);
+// The HAKMEM_STATS lines: one per frontend, the thread caches, the depots, the grow regions.
+void slab_stats_log(const slab_stats_t *s);
+
+#endif
