@@ -15,7 +15,7 @@
 
 static hak_lock_t first = HAK_LOCK_INIT, second = HAK_LOCK_INIT, third = HAK_LOCK_INIT;
 static int guarded; // written under `second`
-static _Atomic int holder_ready;
+static _Atomic int holder_ready, holder_done;
 
 // Holds `second` while it changes `guarded` in two steps: a fork that does not wait for the lock
 // would give the child the half-done value.
@@ -26,6 +26,7 @@ static void *hold_second(void *arg) {
     hak_sleep_ms(100);
     guarded = 2;
     hak_unlock(&second);
+    atomic_store(&holder_done, 1);
     return NULL;
 }
 
@@ -36,6 +37,7 @@ static void test_fork_waits_for_protected_locks_and_frees_them_in_the_child(void
     hak_fork_hooks_install();
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, hold_second, NULL), 0);
+    pthread_detach(t); // the child has a copy of it that never runs: not one to join
     while (!atomic_load(&holder_ready)) hak_thread_yield();
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -59,13 +61,14 @@ static void test_fork_waits_for_protected_locks_and_frees_them_in_the_child(void
     assert_int_equal(waitpid(pid, &status, 0), pid);
     assert_true(WIFEXITED(status));
     assert_int_equal(WEXITSTATUS(status), 0);
-    pthread_join(t, NULL);
+    while (!atomic_load(&holder_done)) hak_thread_yield();
 }
 
-static _Atomic int started;
+static _Atomic int started, named;
 static char started_name[16];
 
 static void *note_start(void *arg) {
+    while (!atomic_load(&named)) hak_thread_yield(); // hak_thread_start names it once it runs
     pthread_getname_np(pthread_self(), started_name, sizeof started_name);
     atomic_store(&started, *(int *)arg);
     return NULL;
@@ -74,6 +77,7 @@ static void *note_start(void *arg) {
 static void test_thread_start_runs_a_named_thread(void **state) {
     static int value = 42;
     assert_int_equal(hak_thread_start(note_start, &value, "hak-test"), 0);
+    atomic_store(&named, 1);
     while (atomic_load(&started) == 0) hak_thread_yield();
     assert_int_equal(atomic_load(&started), 42);
     assert_string_equal(started_name, "hak-test");
