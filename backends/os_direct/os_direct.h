@@ -1,6 +1,6 @@
 // os_direct: blocks too big for any slab, each in its own mapping.
 //
-// The mapping starts (or, for alignments of 2 MiB and more, has a page exactly 2 MiB before the
+// The mapping starts (or, for alignments of 1 MiB and more, has a page exactly 2 MiB before the
 // block) with a header on a 2 MiB boundary, registered in the segmap as SEGMAP_HUGE, so a block
 // address finds its header the same way a slab block finds its segment.
 #ifndef HAK_OS_DIRECT_H

@@ -1,7 +1,7 @@
 // startup: what the process needs before its first heap or huge block, done once, by whichever
 // comes first: the first malloc (perhaps in another library's constructor, before hakmem's), or
-// hakmem's constructor (frontends/api/startup.c). The C library has set up the environment
-// before any constructor or allocation runs, so the options are read once, here.
+// hakmem's constructor (hak_startup, frontends/api/malloc.c). The C library has set up the
+// environment before any constructor or allocation runs, so the options are read once, here.
 #include "depots.h"
 #include "grow.h"
 #include "heaps.h"

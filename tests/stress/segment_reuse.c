@@ -1,6 +1,6 @@
-// Empty slabs and segments are detected through every cache and reused, not remapped: the failure
-// the seeds recorded (caches hid every free block from the slab counts, so no segment ever looked
-// empty, the LRU stayed at a 0% hit rate and mmap/munmap churn ate 75% of the run) must not return.
+// Empty slabs and segments are detected through every cache and reused, not remapped. If caches
+// hid free blocks from the slab counts, no segment would ever look empty, the lru would stay at a
+// 0% hit rate and mapping churn would eat the run (75% of it, in an allocator that had this bug).
 //
 // Each round allocates enough 4 KiB blocks to fill several mid segments, then frees them all.
 // Run with HAKMEM_PURGE_DELAY_MS large (set by ctest) so no segment expires between rounds.
