@@ -72,7 +72,7 @@ HAK_EXPORT void hak_stats_print(void) {
     slab_stats_log(&ss);
     os_direct_log();
     segments_log();
-    hak_log("purger ticks=%llu idle_heap_passes=%llu", (unsigned long long)purger_tick_count(),
+    hak_log("purger ticks=%llu idle_collections=%llu", (unsigned long long)purger_tick_count(),
             (unsigned long long)heap_idle_collections());
     hak_stats_t m = {0};
     memory_bytes(&ss, &m);
