@@ -54,14 +54,12 @@ void slab_stats_log(const slab_stats_t *s) {
         const uint64_t values[] = {s->allocs[f], s->frees[f], HEAP_COUNTERS(HAK_COUNTER_VALUE)};
         hak_counters_log(frontend_names[f], names, values, sizeof values / sizeof values[0]);
     }
-    hak_log("thread_cache[" TC_NAME "] heaps=%llu live_heaps=%llu bytes=%llu heapless_frees=%llu",
-            (unsigned long long)s->heaps, (unsigned long long)s->heaps_live,
-            (unsigned long long)s->thread_cache_bytes, (unsigned long long)s->heapless_frees);
-    {
-        static const char *const depot_names[] = {"bytes", BATCH_DEPOT_COUNTERS(HAK_COUNTER_NAME)};
-        const batch_depot_counters_t *counters_ = &s->depots;
-        const uint64_t values[] = {s->depot_bytes, BATCH_DEPOT_COUNTERS(HAK_COUNTER_VALUE)};
-        hak_counters_log("batch_depot", depot_names, values, sizeof values / sizeof values[0]);
-    }
+    static const char *const cache_names[] = {"heaps", "live_heaps", "bytes", "heapless_frees"};
+    const uint64_t cache_values[] = {s->heaps, s->heaps_live, s->thread_cache_bytes, s->heapless_frees};
+    hak_counters_log("thread_cache[" TC_NAME "]", cache_names, cache_values, 4);
+    static const char *const depot_names[] = {"bytes", BATCH_DEPOT_COUNTERS(HAK_COUNTER_NAME)};
+    const batch_depot_counters_t *counters_ = &s->depots;
+    const uint64_t depot_values[] = {s->depot_bytes, BATCH_DEPOT_COUNTERS(HAK_COUNTER_VALUE)};
+    hak_counters_log("batch_depot", depot_names, depot_values, sizeof depot_values / sizeof depot_values[0]);
     heap_grow_log();
 }
