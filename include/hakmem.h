@@ -10,13 +10,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define HAKMEM_VERSION_MAJOR 0
-#define HAKMEM_VERSION_MINOR 1
+#define HAKMEM_VERSION_MINOR 2
 
 void *hak_malloc(size_t size);
 void hak_free(void *ptr);
@@ -31,6 +32,12 @@ void *hak_pvalloc(size_t size);
 size_t hak_malloc_usable_size(void *ptr);
 // Return free memory to the operating system now. Returns 1 if any memory was released.
 int hak_malloc_trim(size_t pad);
+// C23's sized frees: free a block, given the size (and alignment) it was allocated with.
+void hak_free_sized(void *ptr, size_t size);
+void hak_free_aligned_sized(void *ptr, size_t alignment, size_t size);
+// The usable size a request of `size` bytes gets (malloc_usable_size of the block malloc(size)
+// returns is at least this): the size to ask for when more would cost nothing.
+size_t hak_good_size(size_t size);
 
 // Process-wide counters, summed over every thread (live or exited) at the time of the call.
 typedef struct {
@@ -64,11 +71,28 @@ typedef struct {
     uint64_t grow_regions, grow_placed, grow_in_place, grow_frees;
     uint64_t depot_bytes;      // free blocks waiting in the batch depots between threads' caches
     uint64_t idle_collections; // passes of the purger over the slabs of heaps whose thread was idle
+    // Since version 0.2. Bytes of live slab blocks (at their size class's size) and of grow
+    // regions below their top: the blocks the program holds, but for huge ones (huge_live_bytes).
+    uint64_t in_use_bytes;
+    uint64_t free_blocks;      // free blocks waiting in threads' caches and the depots
+    uint64_t free_slots;       // free slab slots of the segments
+    uint64_t free_dirty_bytes; // bytes of free slots not yet purged (resident until the purge)
+    uint64_t huge_peak_blocks, huge_peak_bytes; // the most huge blocks (and bytes) live at once
 } hak_stats_t;
 
 void hak_stats_get(hak_stats_t *out);
 // Print the counters, one line per frontend and box, to stderr (what HAKMEM_STATS=1 prints at exit).
 void hak_stats_print(void);
+// The same counters as one JSON object ({"tiny": {"allocs": N, ...}, "lru": {...}, ...}), written
+// to buf (at most size bytes, NUL-terminated when size > 0). Returns the length of the whole
+// object, as snprintf does: more than size - 1 means it was cut. Allocates nothing.
+size_t hak_stats_json(char *buf, size_t size);
+
+// What glibc's functions of the same names report, for hakmem's memory: malloc_stats prints
+// system and in-use bytes per size range (tiny, mid, large) to stderr; malloc_info writes them
+// as XML in glibc's format (options must be 0; returns 0, or -1 with errno = EINVAL).
+void hak_malloc_stats(void);
+int hak_malloc_info(int options, FILE *fp);
 
 #ifdef __cplusplus
 }

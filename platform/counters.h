@@ -33,22 +33,42 @@ static inline __attribute__((always_inline)) void hak_count_down(hak_counter_t *
 }
 // Only one thread ever counts (the owner of a heap): no locked instruction.
 static inline __attribute__((always_inline)) void hak_count_owned(hak_counter_t *c, uint64_t n) {
-    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+                          memory_order_relaxed);
+}
+// A high-water mark: raise c to v if v is higher.
+static inline void hak_count_max(hak_counter_t *c, uint64_t v) {
+    uint64_t seen = atomic_load_explicit(c, memory_order_relaxed);
+    while (seen < v && !atomic_compare_exchange_weak_explicit(c, &seen, v, memory_order_relaxed,
+                                                               memory_order_relaxed)) {
+    }
 }
 static inline __attribute__((always_inline)) uint64_t hak_counter_get(const hak_counter_t *c) {
     return atomic_load_explicit((hak_counter_t *)c, memory_order_relaxed);
 }
 
-// One line of the report: "hakmem: <what> name=value name=value ...".
-void hak_counters_log(const char *what, const char *const names[], const uint64_t values[], unsigned n);
+// Where a report of counters goes: one group of named values at a time (a line of HAKMEM_STATS
+// text, an object of JSON, ...). The parts that keep counters report them through it.
+typedef struct hak_stats_writer {
+    void (*group)(struct hak_stats_writer *w, const char *what, const char *const names[],
+                  const uint64_t values[], unsigned n);
+} hak_stats_writer_t;
 
-// The line of one set of counters: HAK_COUNTERS_LOG("lru", LRU_COUNTERS, &l->stats).
-#define HAK_COUNTERS_LOG(what, TABLE, counters)                                                    \
+static inline void hak_stats_group(hak_stats_writer_t *w, const char *what,
+                                   const char *const names[], const uint64_t values[], unsigned n) {
+    w->group(w, what, names, values, n);
+}
+
+// The HAKMEM_STATS text: each group a line "hakmem: <what> name=value name=value ..." on stderr.
+extern hak_stats_writer_t hak_stats_text;
+
+// The group of one set of counters: HAK_COUNTERS_REPORT(w, "lru", LRU_COUNTERS, &l->stats).
+#define HAK_COUNTERS_REPORT(w, what, TABLE, counters)                                              \
     do {                                                                                           \
         const __typeof__(*(counters)) *counters_ = (counters);                                     \
         static const char *const names_[] = {TABLE(HAK_COUNTER_NAME)};                             \
         const uint64_t values_[] = {TABLE(HAK_COUNTER_VALUE)};                                     \
-        hak_counters_log(what, names_, values_, sizeof values_ / sizeof values_[0]);               \
+        hak_stats_group(w, what, names_, values_, sizeof values_ / sizeof values_[0]);             \
     } while (0)
 
 // Add one set of counters into another of the same table: HAK_COUNTERS_ADD(TABLE, &sum, &one).

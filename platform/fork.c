@@ -33,13 +33,15 @@ static void fork_prepare(void) {
     }
 }
 static void fork_parent(void) {
-    for (hak_lock_t *l = next_protected(NULL), *last = taken_last; last != NULL; l = next_protected(l)) {
+    for (hak_lock_t *l = next_protected(NULL), *last = taken_last; last != NULL;
+         l = next_protected(l)) {
         hak_unlock(l);
         if (l == last) break;
     }
 }
 static void fork_child(void) {
-    for (hak_lock_t *l = next_protected(NULL), *last = taken_last; last != NULL; l = next_protected(l)) {
+    for (hak_lock_t *l = next_protected(NULL), *last = taken_last; last != NULL;
+         l = next_protected(l)) {
         hak_lock_reset(l);
         if (l == last) break;
     }

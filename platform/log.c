@@ -6,6 +6,16 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+void hak_write_stderr(const char *s, size_t n) {
+    int saved_errno = errno;
+    for (size_t off = 0; off < n;) {
+        ssize_t w = write(2, s + off, n - off);
+        if (w <= 0) break;
+        off += (size_t)w;
+    }
+    errno = saved_errno;
+}
+
 static void log_line(const char *prefix, const char *fmt, va_list ap) {
     char buf[512];
     int saved_errno = errno;
@@ -15,11 +25,7 @@ static void log_line(const char *prefix, const char *fmt, va_list ap) {
     size_t len = (size_t)n + (size_t)m;
     if (len > sizeof buf - 2) len = sizeof buf - 2;
     buf[len++] = '\n';
-    for (size_t off = 0; off < len;) {
-        ssize_t w = write(2, buf + off, len - off);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
+    hak_write_stderr(buf, len);
     errno = saved_errno;
 }
 
@@ -38,7 +44,8 @@ _Noreturn void hak_fatal(const char *fmt, ...) {
     abort();
 }
 
-void hak_counters_log(const char *what, const char *const names[], const uint64_t values[], unsigned n) {
+static void text_group(hak_stats_writer_t *writer, const char *what, const char *const names[],
+                       const uint64_t values[], unsigned n) {
     char line[480];
     size_t len = 0;
     for (unsigned i = 0; i < n && len < sizeof line; i++) {
@@ -48,3 +55,5 @@ void hak_counters_log(const char *what, const char *const names[], const uint64_
     }
     hak_log("%s%s", what, line);
 }
+
+hak_stats_writer_t hak_stats_text = {text_group};

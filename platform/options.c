@@ -5,7 +5,7 @@
 extern char **environ;
 
 hak_options_t hak_options = {
-#define HAK_OPTION_DEFAULT(field, env, def, desc) .field = def,
+#define HAK_OPTION_DEFAULT(field, env, def, desc, words) .field = def,
     HAK_OPTIONS(HAK_OPTION_DEFAULT)
 #undef HAK_OPTION_DEFAULT
 };
@@ -22,23 +22,38 @@ static const char *env_lookup(const char *name) {
     return NULL;
 }
 
-static void option_parse(long *field, const char *env) {
+// The number a word stands for in an option's `words` ("json=2,csv=3"); false if none.
+static bool word_value(const char *words, const char *v, long *out) {
+    for (const char *w = words; *w != '\0';) {
+        const char *a = v;
+        while (*a != '\0' && *a == *w) a++, w++;
+        if (*a == '\0' && *w == '=') {
+            *out = strtol(w + 1, NULL, 0);
+            return true;
+        }
+        while (*w != '\0' && *w != ',') w++; // on to the next word
+        if (*w == ',') w++;
+    }
+    return false;
+}
+
+static void option_parse(long *field, const char *env, const char *words) {
     const char *v = env_lookup(env);
     if (v == NULL || *v == '\0') return;
     char *end;
     long x = strtol(v, &end, 0);
     if (*end == '\0') *field = x;
-    else hak_log("ignoring %s=%s: not a number", env, v);
+    else if (!word_value(words, v, field)) hak_log("ignoring %s=%s: not a number", env, v);
 }
 
 void hak_options_load(void) {
-#define HAK_OPTION_PARSE(field, env, def, desc) option_parse(&hak_options.field, env);
+#define HAK_OPTION_PARSE(field, env, def, desc, words) option_parse(&hak_options.field, env, words);
     HAK_OPTIONS(HAK_OPTION_PARSE)
 #undef HAK_OPTION_PARSE
 }
 
 void hak_options_log(void) {
-#define HAK_OPTION_LOG(field, env, def, desc)                                                      \
+#define HAK_OPTION_LOG(field, env, def, desc, words)                                               \
     hak_log("option %s=%ld (default %ld): %s", env, hak_options.field, (long)(def), desc);
     HAK_OPTIONS(HAK_OPTION_LOG)
 #undef HAK_OPTION_LOG

@@ -32,7 +32,7 @@
 #define HAK_KiB ((size_t)1 << 10)
 #define HAK_MiB ((size_t)1 << 20)
 
-// ---- memory ------------------------------------------------------------------------------------
+// ---- memory -------------------------------------------------------------------------------------
 size_t hak_os_page_size(void);
 // Reserve `size` bytes aligned to `align` (a power of two >= page size). NULL with errno = ENOMEM.
 void *hak_os_reserve_aligned(size_t size, size_t align);
@@ -47,13 +47,15 @@ bool hak_os_decommit(void *p, size_t size);
 // Whether decommitted pages read as zero afterwards (MADV_DONTNEED), or may keep old data.
 bool hak_os_decommit_zeroes(void);
 
-// ---- logging -----------------------------------------------------------------------------------
+// ---- logging ------------------------------------------------------------------------------------
 // Write a formatted line to stderr with write(2); never allocates.
 void hak_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+// Write n bytes to stderr as they are (write(2), retried until done or failed).
+void hak_write_stderr(const char *s, size_t n);
 // Report a fatal error of the program (invalid free...) in one line and abort.
 _Noreturn void hak_fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-// ---- locks -------------------------------------------------------------------------------------
+// ---- locks --------------------------------------------------------------------------------------
 // A mutex that needs no initialisation call and can be reset in a fork child.
 typedef struct hak_lock {
     pthread_mutex_t m;
@@ -65,7 +67,7 @@ HAK_INLINE void hak_unlock(hak_lock_t *l) { pthread_mutex_unlock(&l->m); }
 // In a fork child only one thread exists; a lock held across fork is made free again.
 void hak_lock_reset(hak_lock_t *l);
 
-// ---- fork --------------------------------------------------------------------------------------
+// ---- fork ---------------------------------------------------------------------------------------
 // The locks fork must not split: before a fork the calling thread takes every protected lock, in
 // the order they were protected, so the child inherits each one's data in a consistent state; the
 // parent then releases them and the child resets them. Protect each lock once, at start-up, in
@@ -74,9 +76,9 @@ void hak_fork_protect(hak_lock_t *l);
 // Install the handlers that do the above (pthread_atfork). Once, outside malloc: it may allocate.
 void hak_fork_hooks_install(void);
 
-// ---- threads -----------------------------------------------------------------------------------
-// Call `on_exit(arg)` when the calling thread exits (arg set per thread with hak_thread_set_exit_arg).
-// Install once, before any thread registers.
+// ---- threads ------------------------------------------------------------------------------------
+// Call `on_exit(arg)` when the calling thread exits (arg set per thread with
+// hak_thread_set_exit_arg). Install once, before any thread registers.
 bool hak_thread_exit_hook_install(void (*on_exit)(void *));
 void hak_thread_set_exit_arg(void *arg);
 
@@ -88,37 +90,49 @@ void hak_thread_yield(void);
 // Sleep for `ms` milliseconds.
 void hak_sleep_ms(long ms);
 
-// ---- process -----------------------------------------------------------------------------------
+// ---- process ------------------------------------------------------------------------------------
 // 64 random bits the kernel handed the process at exec (AT_RANDOM): no system call, no failure.
 uint64_t hak_os_random_seed(void);
 // The definition of `symbol` that the dynamic linker finds after hakmem's (dlsym RTLD_NEXT), or
 // NULL: how hakmem reaches another library's function it also defines.
 void *hak_os_next_symbol(const char *symbol);
 
-// ---- clock -------------------------------------------------------------------------------------
+// ---- clock --------------------------------------------------------------------------------------
 // Milliseconds of a monotonic clock (vDSO, no system call).
 uint64_t hak_clock_ms(void);
 
-// ---- options -----------------------------------------------------------------------------------
-// Every HAKMEM_* option, declared once: X(field, ENV_NAME, default, description).
+// ---- options ------------------------------------------------------------------------------------
+// Every HAKMEM_* option, declared once: X(field, ENV_NAME, default, description, words). An
+// option's value is a number (decimal or 0x hex), or one of its `words` ("json=2,...": json
+// stands for 2).
 #define HAK_OPTIONS(X)                                                                             \
-    X(stats, "HAKMEM_STATS", 0, "print per-frontend and per-box counters to stderr at exit")      \
-    X(options, "HAKMEM_OPTIONS", 0, "print every option, its value, default and meaning at start-up") \
-    X(purge_delay_ms, "HAKMEM_PURGE_DELAY_MS", 100,                                              \
-      "return an empty segment's pages to the OS once it has stayed empty this long; -1: never")   \
+    X(stats, "HAKMEM_STATS", 0,                                                                    \
+      "print the counters of every part to stderr at exit: 1 as lines of text, json as one "       \
+      "object",                                                                                    \
+      "json=2")                                                                                    \
+    X(options, "HAKMEM_OPTIONS", 0,                                                                \
+      "print every option, its value, default and meaning at start-up", "")                        \
+    X(purge_delay_ms, "HAKMEM_PURGE_DELAY_MS", 100,                                                \
+      "return an empty segment's pages to the OS once it has stayed empty this long; -1: never",   \
+      "")                                                                                          \
     X(purge_madv_free, "HAKMEM_PURGE_MADV_FREE", 0,                                                \
-      "purge with MADV_FREE (pages reclaimed lazily by the kernel) instead of MADV_DONTNEED")     \
-    X(background_purge, "HAKMEM_BACKGROUND_PURGE", 1,                                             \
-      "a background thread returns idle memory after HAKMEM_PURGE_DELAY_MS, even in idle programs") \
-    X(lru_max_segments, "HAKMEM_LRU_MAX_SEGMENTS", 64, "empty segments the lru keeps unpurged")   \
-    X(lru_max_mb, "HAKMEM_LRU_MAX_MB", 128, "MiB of empty segments the lru keeps unpurged")      \
-    X(arena_hot_mb, "HAKMEM_ARENA_HOT_MB", 128, "MiB of freed huge mappings kept with their pages")  \
-    X(arena_warm_mb, "HAKMEM_ARENA_WARM_MB", 256, "MiB of freed huge mappings kept decommitted")  \
+      "purge with MADV_FREE (pages reclaimed lazily by the kernel) instead of MADV_DONTNEED", "")  \
+    X(background_purge, "HAKMEM_BACKGROUND_PURGE", 1,                                              \
+      "a background thread returns idle memory after HAKMEM_PURGE_DELAY_MS, even in idle "         \
+      "programs",                                                                                  \
+      "")                                                                                          \
+    X(lru_max_segments, "HAKMEM_LRU_MAX_SEGMENTS", 64, "empty segments the lru keeps unpurged",    \
+      "")                                                                                          \
+    X(lru_max_mb, "HAKMEM_LRU_MAX_MB", 128, "MiB of empty segments the lru keeps unpurged", "")    \
+    X(arena_hot_mb, "HAKMEM_ARENA_HOT_MB", 128,                                                    \
+      "MiB of freed huge mappings kept with their pages", "")                                      \
+    X(arena_warm_mb, "HAKMEM_ARENA_WARM_MB", 256, "MiB of freed huge mappings kept decommitted",   \
+      "")                                                                                          \
     X(arena_warm_decay_ms, "HAKMEM_ARENA_WARM_DECAY_MS", 2000,                                     \
-      "unmap a decommitted huge mapping unused this long; -1: never")
+      "unmap a decommitted huge mapping unused this long; -1: never", "")
 
 typedef struct {
-#define HAK_OPTION_FIELD(field, env, def, desc) long field;
+#define HAK_OPTION_FIELD(field, env, def, desc, words) long field;
     HAK_OPTIONS(HAK_OPTION_FIELD)
 #undef HAK_OPTION_FIELD
 } hak_options_t;

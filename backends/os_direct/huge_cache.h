@@ -44,8 +44,8 @@ HAK_INLINE uint64_t huge_cache_hot_bytes(void) { return page_arena_hot_bytes(&hu
 HAK_INLINE uint64_t huge_cache_bytes_released(void) {
     return hak_counter_get(&huge_cache.stats.bytes_released);
 }
-HAK_INLINE void huge_cache_log(void) {
-    HAK_COUNTERS_LOG("page_arena", PAGE_ARENA_COUNTERS, &huge_cache.stats);
+HAK_INLINE void huge_cache_report(hak_stats_writer_t *w) {
+    HAK_COUNTERS_REPORT(w, "page_arena", PAGE_ARENA_COUNTERS, &huge_cache.stats);
 }
 
 #else
@@ -69,7 +69,7 @@ HAK_INLINE bool huge_cache_trim(void) { return false; }
 HAK_INLINE void huge_cache_tick(void) {}
 HAK_INLINE uint64_t huge_cache_hot_bytes(void) { return 0; }
 HAK_INLINE uint64_t huge_cache_bytes_released(void) { return 0; }
-HAK_INLINE void huge_cache_log(void) {}
+HAK_INLINE void huge_cache_report(hak_stats_writer_t *w) { (void)w; }
 #endif
 
 #endif

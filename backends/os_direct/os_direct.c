@@ -8,7 +8,7 @@
 os_direct_counters_t os_direct_stats;
 huge_cache_t huge_cache;
 
-// ---- freed mappings ----------------------------------------------------------------------------
+// ---- freed mappings -----------------------------------------------------------------------------
 
 void os_direct_init(void) { huge_cache_init(); }
 
@@ -27,12 +27,25 @@ uint64_t os_direct_bytes_unmapped(void) {
 
 uint64_t os_direct_cached_hot_bytes(void) { return huge_cache_hot_bytes(); }
 
-void os_direct_log(void) {
-    HAK_COUNTERS_LOG("huge", OS_DIRECT_COUNTERS, &os_direct_stats);
-    huge_cache_log();
+void os_direct_report(hak_stats_writer_t *w) {
+    HAK_COUNTERS_REPORT(w, "huge", OS_DIRECT_COUNTERS, &os_direct_stats);
+    huge_cache_report(w);
 }
 
-// ---- blocks ------------------------------------------------------------------------------------
+// ---- blocks -------------------------------------------------------------------------------------
+
+// Count a new block (blocks 1) or a grown one (0) and its bytes, and the high-water marks.
+static void note_live(uint64_t blocks, uint64_t bytes) {
+    uint64_t allocs =
+        atomic_fetch_add_explicit(&os_direct_stats.allocs, blocks, memory_order_relaxed);
+    uint64_t live =
+        atomic_fetch_add_explicit(&os_direct_stats.bytes_live, bytes, memory_order_relaxed);
+    uint64_t frees =
+        hak_counter_get(&os_direct_stats.frees); // may be ahead of what this thread saw
+    if (allocs + blocks >= frees)
+        hak_count_max(&os_direct_stats.peak_blocks_live, allocs + blocks - frees);
+    hak_count_max(&os_direct_stats.peak_bytes_live, live + bytes);
+}
 
 // A new mapping of `total` bytes whose start is 2 MiB-aligned and whose start + lead is aligned
 // to map_align.
@@ -47,13 +60,23 @@ static char *map_fresh(size_t total, size_t lead, size_t map_align) {
     return map;
 }
 
+// Room before a block of alignment `align`: the header, or a whole 2 MiB for alignments the
+// header's 2 MiB boundary cannot share with the block.
+static size_t lead_of(size_t align) {
+    return align < HAK_SEG_SIZE / 2 ? (sizeof(os_direct_header_t) + align - 1) & ~(align - 1)
+                                    : HAK_SEG_SIZE;
+}
+
+size_t os_direct_good_size(size_t size) {
+    size_t page = hak_os_page_size(), lead = lead_of(16);
+    if (size > SIZE_MAX / 2 - lead - HAK_SEG_SIZE) return size;
+    return ((lead + size + page - 1) & ~(page - 1)) - lead;
+}
+
 void *os_direct_alloc(size_t size, size_t align, bool zero) {
     size_t page = hak_os_page_size();
     if (align < 16) align = 16;
-    // Room before the block: the header, or a whole 2 MiB for alignments the header's 2 MiB
-    // boundary cannot share with the block.
-    size_t lead = align < HAK_SEG_SIZE / 2 ? (sizeof(os_direct_header_t) + align - 1) & ~(align - 1)
-                                           : HAK_SEG_SIZE;
+    size_t lead = lead_of(align);
     size_t map_align = align > HAK_SEG_SIZE ? align : HAK_SEG_SIZE;
     if (size > SIZE_MAX / 2 - lead - map_align) {
         errno = ENOMEM;
@@ -85,19 +108,20 @@ void *os_direct_alloc(size_t size, size_t align, bool zero) {
     h->map_size = total;
     h->usable = total - lead;
     segmap_set((uintptr_t)map, SEGMAP_HUGE);
-    hak_count(&os_direct_stats.allocs, 1);
-    hak_count(&os_direct_stats.bytes_live, total);
+    note_live(1, total);
     return h->block;
 }
 
 void *os_direct_grow(os_direct_header_t *h, size_t size) {
     char *map = h->map;
     size_t lead = (size_t)((char *)h->block - map), page = hak_os_page_size();
-    if ((uintptr_t)map % HAK_SEG_SIZE != 0 || lead >= HAK_SEG_SIZE / 2) return NULL; // big alignment
+    if ((uintptr_t)map % HAK_SEG_SIZE != 0 || lead >= HAK_SEG_SIZE / 2)
+        return NULL; // big alignment
     if (size > SIZE_MAX / 2 - lead - HAK_SEG_SIZE) return NULL;
     size_t total = (lead + size + page - 1) & ~(page - 1);
     // Grow geometrically so a realloc chain moves its pages O(log n) times.
-    if (total < h->map_size + h->map_size / 2) total = (h->map_size + h->map_size / 2 + page - 1) & ~(page - 1);
+    if (total < h->map_size + h->map_size / 2)
+        total = (h->map_size + h->map_size / 2 + page - 1) & ~(page - 1);
     char *dest = hak_os_reserve_aligned(total, HAK_SEG_SIZE);
     if (dest == NULL) return NULL;
     size_t old_size = h->map_size;
@@ -115,7 +139,7 @@ void *os_direct_grow(os_direct_header_t *h, size_t size) {
     segmap_set((uintptr_t)dest, SEGMAP_HUGE);
     hak_count(&os_direct_stats.grows, 1);
     hak_count(&os_direct_stats.bytes_mapped, total - old_size);
-    hak_count(&os_direct_stats.bytes_live, total - old_size);
+    note_live(0, total - old_size);
     return h->block;
 }
 

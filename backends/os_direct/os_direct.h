@@ -23,6 +23,8 @@ HAK_INLINE os_direct_header_t *os_direct_header(void *p) {
     os_direct_header_t *h = (os_direct_header_t *)segment_header_of(p);
     return h->block == p ? h : NULL;
 }
+// The usable size a new block of `size` bytes (16-byte aligned) gets; `size` itself if too big.
+size_t os_direct_good_size(size_t size);
 // Grow a block to at least `size` bytes by moving its pages to a new, larger mapping (mremap: no
 // copy). Returns the new address, or NULL (the block is untouched) if that cannot be done: the
 // caller then copies.
@@ -40,8 +42,8 @@ void os_direct_tick(void);
 uint64_t os_direct_bytes_unmapped(void);
 // Bytes of freed mappings the huge cache keeps with their pages.
 uint64_t os_direct_cached_hot_bytes(void);
-// The HAKMEM_STATS lines: huge blocks and the huge cache.
-void os_direct_log(void);
+// The statistics report's groups: huge blocks and the huge cache.
+void os_direct_report(hak_stats_writer_t *w);
 
 #define OS_DIRECT_COUNTERS(X)                                                                      \
     X(allocs, "huge blocks handed out")                                                            \
@@ -50,6 +52,8 @@ void os_direct_log(void);
     X(grows, "huge blocks grown by moving their pages (realloc)")                                  \
     X(bytes_mapped, "bytes mapped for huge blocks, in total")                                      \
     X(bytes_live, "bytes of live huge blocks' mappings")                                           \
+    X(peak_blocks_live, "the most huge blocks live at once")                                       \
+    X(peak_bytes_live, "the most bytes of huge blocks' mappings live at once")                     \
     X(bytes_unmapped, "bytes unmapped by os_direct itself (see os_direct_bytes_unmapped)")
 typedef struct {
     OS_DIRECT_COUNTERS(HAK_COUNTER_FIELD)

@@ -123,7 +123,7 @@ HAK_INLINE bool slab_is_block(const hak_slab_t *s, const void *p) {
     return q < __atomic_load_n(&s->carved, __ATOMIC_RELAXED);
 }
 
-// ---- segments ----------------------------------------------------------------------------------
+// ---- segments -----------------------------------------------------------------------------------
 // Map a new segment of a kind; its slots all free. NULL with errno = ENOMEM.
 hak_segment_t *segment_create(seg_kind_t kind);
 uint32_t segment_slot_mask(seg_kind_t kind);

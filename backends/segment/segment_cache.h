@@ -28,7 +28,8 @@ HAK_INLINE void segment_cache_init(void) {
 }
 // seg's slots are all free: it waits here. Returns what to purge now (evicted, perhaps seg).
 HAK_INLINE segment_chain_t segment_cache_insert(hak_segment_t *seg) {
-    return lru_insert(&segment_cache, &seg->lru, HAK_SEG_SIZE - HAK_SEG_HEADER_SIZE, hak_clock_ms());
+    return lru_insert(&segment_cache, &seg->lru, HAK_SEG_SIZE - HAK_SEG_HEADER_SIZE,
+                      hak_clock_ms());
 }
 // A slot of seg was claimed: if seg was waiting here, it is reused (a hit).
 HAK_INLINE void segment_cache_reused(hak_segment_t *seg) {
@@ -61,7 +62,9 @@ HAK_INLINE unsigned segment_chain_next(segment_chain_t *chain, hak_segment_t **o
     return count;
 }
 HAK_INLINE const lru_counters_t *segment_cache_counters(void) { return &segment_cache.stats; }
-HAK_INLINE void segment_cache_log(void) { HAK_COUNTERS_LOG("lru", LRU_COUNTERS, &segment_cache.stats); }
+HAK_INLINE void segment_cache_report(hak_stats_writer_t *w) {
+    HAK_COUNTERS_REPORT(w, "lru", LRU_COUNTERS, &segment_cache.stats);
+}
 
 #else
 
@@ -87,7 +90,7 @@ HAK_INLINE unsigned segment_chain_next(segment_chain_t *chain, hak_segment_t **o
     return 1;
 }
 HAK_INLINE const lru_counters_t *segment_cache_counters(void) { return &segment_cache.stats; }
-HAK_INLINE void segment_cache_log(void) {}
+HAK_INLINE void segment_cache_report(hak_stats_writer_t *w) { (void)w; }
 #endif
 
 #endif

@@ -13,7 +13,7 @@ void segments_init(void) {
     for (unsigned k = 0; k < SEG_KINDS; k++) hak_fork_protect(&pools[k].abandoned_lock);
 }
 
-// ---- slots -------------------------------------------------------------------------------------
+// ---- slots --------------------------------------------------------------------------------------
 
 int segments_claim_slot(seg_kind_t kind, hak_segment_t **out) {
     shared_pool_t *pool = &pools[kind];
@@ -71,8 +71,8 @@ bool segments_purge_dirty_slots(bool all) {
     for (unsigned kind = 0; kind < SEG_KINDS; kind++) {
         shared_pool_t *pool = &pools[kind];
         // acquire: pairs with the release that published each segment.
-        for (sp_segment_t *sp = atomic_load_explicit(&pool->segments, memory_order_acquire); sp != NULL;
-             sp = sp->next) {
+        for (sp_segment_t *sp = atomic_load_explicit(&pool->segments, memory_order_acquire);
+             sp != NULL; sp = sp->next) {
             hak_segment_t *seg = segment_of_pool_node(sp);
             uint32_t dirty = atomic_load_explicit(&seg->dirty, memory_order_relaxed);
             if (dirty == 0) continue;
@@ -92,7 +92,7 @@ bool segments_purge_dirty_slots(bool all) {
     return purged;
 }
 
-// ---- abandoned slabs -----------------------------------------------------------------------------
+// ---- abandoned slabs ----------------------------------------------------------------------------
 
 void segments_abandon(hak_slab_t *s) {
     shared_pool_abandon(&pools[slab_segment(s)->kind], s->cls, &s->pool_link);
@@ -115,24 +115,35 @@ hak_slab_t *segments_reclaim_abandoned(seg_kind_t kind, unsigned cls, bool (*emp
     return first;
 }
 
-// ---- statistics --------------------------------------------------------------------------------
+// ---- statistics ---------------------------------------------------------------------------------
 
-// Headers always count (segment_purge keeps them), and each slot claimed or dirty (segment_purge
-// clears `dirty`: a purged empty segment counts its header only; one being purged counts whole
-// meanwhile).
+// Headers always count as committed (segment_purge keeps them), and each slot claimed or dirty
+// (segment_purge clears `dirty`: a purged empty segment counts its header only; one being purged
+// counts whole meanwhile).
+void segments_space(seg_kind_t kind, segments_space_t *out) {
+    *out = (segments_space_t){0};
+    // acquire: pairs with the release that published each segment.
+    sp_segment_t *sp = atomic_load_explicit(&pools[kind].segments, memory_order_acquire);
+    for (; sp != NULL; sp = sp->next) {
+        hak_segment_t *seg = segment_of_pool_node(sp);
+        uint32_t free = atomic_load_explicit(&sp->free_mask, memory_order_relaxed) & sp->all_mask;
+        uint32_t dirty = atomic_load_explicit(&seg->dirty, memory_order_relaxed);
+        out->mapped += HAK_SEG_SIZE;
+        out->committed += HAK_SEG_HEADER_SIZE;
+        out->free_slots += (unsigned)__builtin_popcount(free);
+        for (uint32_t slots = (~free | dirty) & sp->all_mask; slots != 0; slots &= slots - 1)
+            out->committed += segment_slot_bytes(seg, (unsigned)__builtin_ctz(slots));
+        for (uint32_t slots = free & dirty; slots != 0; slots &= slots - 1)
+            out->free_dirty_bytes += segment_slot_bytes(seg, (unsigned)__builtin_ctz(slots));
+    }
+}
+
 uint64_t segments_committed_bytes(void) {
     uint64_t bytes = 0;
     for (unsigned kind = 0; kind < SEG_KINDS; kind++) {
-        // acquire: pairs with the release that published each segment.
-        sp_segment_t *sp = atomic_load_explicit(&pools[kind].segments, memory_order_acquire);
-        for (; sp != NULL; sp = sp->next) {
-            hak_segment_t *seg = segment_of_pool_node(sp);
-            uint32_t slots = ~atomic_load_explicit(&sp->free_mask, memory_order_relaxed) |
-                             atomic_load_explicit(&seg->dirty, memory_order_relaxed);
-            bytes += HAK_SEG_HEADER_SIZE;
-            for (slots &= sp->all_mask; slots != 0; slots &= slots - 1)
-                bytes += segment_slot_bytes(seg, (unsigned)__builtin_ctz(slots));
-        }
+        segments_space_t space;
+        segments_space((seg_kind_t)kind, &space);
+        bytes += space.committed;
     }
     return bytes;
 }
@@ -141,9 +152,9 @@ const shared_pool_counters_t *segments_pool_counters(seg_kind_t kind) { return &
 
 const lru_counters_t *segments_cache_counters(void) { return segment_cache_counters(); }
 
-void segments_log(void) {
+void segments_report(hak_stats_writer_t *w) {
     for (unsigned k = 0; k < SEG_KINDS; k++)
-        HAK_COUNTERS_LOG(pool_names[k], SHARED_POOL_COUNTERS, &pools[k].stats);
-    segment_cache_log();
-    HAK_COUNTERS_LOG("segment", SEGMENT_COUNTERS, &segment_stats);
+        HAK_COUNTERS_REPORT(w, pool_names[k], SHARED_POOL_COUNTERS, &pools[k].stats);
+    segment_cache_report(w);
+    HAK_COUNTERS_REPORT(w, "segment", SEGMENT_COUNTERS, &segment_stats);
 }

@@ -39,13 +39,20 @@ void segments_abandon(hak_slab_t *s);
 hak_slab_t *segments_adopt(seg_kind_t kind, unsigned cls);
 hak_slab_t *segments_reclaim_abandoned(seg_kind_t kind, unsigned cls, bool (*empty)(sp_link_t *));
 
-// Upper bound of the resident bytes of every segment: headers, claimed and dirty slots.
+// The space of a kind's segments: mapped; committed, an upper bound of the resident bytes
+// (headers, claimed and dirty slots); free slots, and the bytes of those still dirty (resident
+// until purged).
+typedef struct {
+    uint64_t mapped, committed, free_slots, free_dirty_bytes;
+} segments_space_t;
+void segments_space(seg_kind_t kind, segments_space_t *out);
+// The committed bytes of every kind.
 uint64_t segments_committed_bytes(void);
 // The counters of a kind's pool of slots.
 const shared_pool_counters_t *segments_pool_counters(seg_kind_t kind);
 // The segment cache's counters (all zero without a cache).
 const lru_counters_t *segments_cache_counters(void);
-// The HAKMEM_STATS lines: the pools, the segment cache, the segments.
-void segments_log(void);
+// The statistics report's groups: the pools, the segment cache, the segments.
+void segments_report(hak_stats_writer_t *w);
 
 #endif

@@ -9,7 +9,7 @@
 #include <malloc.h>
 #include <string.h>
 
-// ---- lookups -----------------------------------------------------------------------------------
+// ---- lookups ------------------------------------------------------------------------------------
 
 // Usable size of a block, or a one-line report and abort if p is not a block hakmem handed out.
 static size_t block_usable(void *p, const char *caller) {
@@ -34,10 +34,11 @@ static HAK_NOINLINE void *huge_alloc(size_t size, size_t align, bool zero) {
 
 void *aligned_alloc_any(size_t align, size_t size) {
     unsigned cls = aligned_class(align, size);
-    return cls < HAK_NCLASSES ? heap_alloc(cls) : huge_alloc(size, align, false); // os_direct raises align to 16
+    return cls < HAK_NCLASSES ? heap_alloc(cls)
+                              : huge_alloc(size, align, false); // os_direct raises align to 16
 }
 
-// ---- the API -----------------------------------------------------------------------------------
+// ---- the API ------------------------------------------------------------------------------------
 
 HAK_EXPORT void *hak_malloc(size_t size) {
     if (HAK_LIKELY(size <= HAK_TINY_MAX)) return heap_alloc(size_class_small(size));
@@ -46,6 +47,14 @@ HAK_EXPORT void *hak_malloc(size_t size) {
 }
 
 HAK_EXPORT void hak_free(void *p) { free_any(p); }
+
+// The size and alignment are not needed to find the block.
+HAK_EXPORT void hak_free_sized(void *p, size_t size) { free_any(p); }
+HAK_EXPORT void hak_free_aligned_sized(void *p, size_t align, size_t size) { free_any(p); }
+
+HAK_EXPORT size_t hak_good_size(size_t size) {
+    return size <= HAK_LARGE_MAX ? hak_class_size[size_class_of(size)] : os_direct_good_size(size);
+}
 
 HAK_EXPORT void *hak_calloc(size_t count, size_t size) {
     size_t total;
@@ -92,7 +101,8 @@ HAK_EXPORT void *hak_realloc(void *p, size_t size) {
     uintptr_t hdr = segment_header_of(p);
     unsigned what = segmap_get(hdr);
     // A block of the thread's grow region resizes in place while it is the region's last block.
-    if (what == SEGMAP_GROW && size != 0 && heap_grow_resize((grow_region_t *)hdr, p, size)) return p;
+    if (what == SEGMAP_GROW && size != 0 && heap_grow_resize((grow_region_t *)hdr, p, size))
+        return p;
     return realloc_slow(p, size, what);
 }
 
@@ -105,7 +115,8 @@ HAK_EXPORT void *hak_reallocarray(void *p, size_t count, size_t size) {
     return hak_realloc(p, total);
 }
 
-// errno is the caller's: only the slow paths (mmap and the like) may touch it, so only they save it.
+// errno is the caller's: only the slow paths (mmap and the like) may touch it, so only they save
+// it.
 static HAK_NOINLINE int posix_memalign_slow(void **out, size_t align, size_t size) {
     int saved = errno;
     void *p = aligned_alloc_any(align, size);
@@ -129,7 +140,8 @@ HAK_EXPORT void *hak_memalign(size_t align, size_t size) {
         errno = EINVAL;
         return NULL;
     }
-    if ((align & (align - 1)) != 0) align = (size_t)1 << (64 - __builtin_clzll(align)); // glibc rounds up
+    if ((align & (align - 1)) != 0)
+        align = (size_t)1 << (64 - __builtin_clzll(align)); // glibc rounds up
     return aligned_alloc_any(align, size);
 }
 
@@ -163,7 +175,7 @@ HAK_EXPORT int hak_malloc_trim(size_t pad) {
     return released ? 1 : 0;
 }
 
-// ---- process -----------------------------------------------------------------------------------
+// ---- process ------------------------------------------------------------------------------------
 
 // After hak_init (which a first malloc may already have run): registering fork handlers and
 // starting a thread allocate, so they wait for the C library to be up, outside any malloc.
@@ -188,21 +200,9 @@ void *valloc(size_t size) HAK_ALIAS("hak_valloc");
 void *pvalloc(size_t size) HAK_ALIAS("hak_pvalloc");
 size_t malloc_usable_size(void *p) HAK_ALIAS("hak_malloc_usable_size");
 int malloc_trim(size_t pad) HAK_ALIAS("hak_malloc_trim");
+void free_sized(void *p, size_t size) HAK_ALIAS("hak_free_sized");
+void free_aligned_sized(void *p, size_t align, size_t size) HAK_ALIAS("hak_free_aligned_sized");
 
 // Tuning knobs of glibc's allocator have no meaning here; accepted and ignored.
 HAK_EXPORT int mallopt(int param, int value) { return 1; }
-
-HAK_EXPORT struct mallinfo2 mallinfo2(void) {
-    hak_stats_t st;
-    hak_stats_get(&st);
-    struct mallinfo2 mi = {0};
-    mi.arena = st.bytes_mapped - st.huge_live_bytes; // bytes in slab segments
-    mi.ordblks = st.segments_mapped;
-    mi.hblks = st.allocs[3] - st.frees[3];
-    mi.hblkhd = st.huge_live_bytes;
-    mi.uordblks = mi.arena;   // in use or cached: not tracked byte by byte
-    mi.fordblks = 0;
-    return mi;
-}
-
 #endif

@@ -42,7 +42,8 @@ void cache_reset_bound(hak_heap_t *h, unsigned cls) {
 
 uint32_t cache_next_refill_batch(hak_heap_t *h, unsigned cls) {
     heap_cache_t *c = &h->cache[cls];
-    uint32_t max = size_class_batch(cls), want = c->refill_batch ? c->refill_batch : REFILL_FIRST_BATCH;
+    uint32_t max = size_class_batch(cls),
+             want = c->refill_batch ? c->refill_batch : REFILL_FIRST_BATCH;
     if (want >= max) return max;
     c->refill_batch = 2 * want;
     return want;

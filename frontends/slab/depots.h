@@ -26,6 +26,12 @@ HAK_INLINE batch_depot_t *depot_of(unsigned cls) {
 // Any thread may call it. Returns true if a batch went back.
 bool depots_flush_idle(bool all);
 
+// Free blocks waiting in a class's depot (0: it has none).
+HAK_INLINE uint64_t depot_blocks_of(unsigned cls) {
+    batch_depot_t *d = depot_of(cls);
+    return d != NULL ? batch_depot_blocks(d) : 0;
+}
+
 // Statistics: the counters of every depot added up, and the bytes of blocks waiting in them.
 void depots_sum(batch_depot_counters_t *sum, uint64_t *bytes);
 

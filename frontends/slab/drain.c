@@ -25,7 +25,8 @@ void heap_drain_n(hak_heap_t *h, unsigned cls, uint32_t n, bool to_depot) {
     hak_count_owned(&h->stats[cls].drained_blocks, done);
     if (foreign == 0) return;
     batch_depot_t *d = to_depot ? depot_of(cls) : NULL;
-    if (d != NULL && 2 * foreign >= n && batch_depot_has_room(d) && batch_depot_put(d, first, last, foreign))
+    if (d != NULL && 2 * foreign >= n && batch_depot_has_room(d) &&
+        batch_depot_put(d, first, last, foreign))
         return;
     heap_remote_return_chain(h, cls, first);
 }

@@ -86,13 +86,14 @@ void heap_grow_stats_sum(heap_grow_stats_t *out) {
     hak_unlock(&regions_lock);
 }
 
-void heap_grow_log(void) {
+void heap_grow_report(hak_stats_writer_t *w) {
     heap_grow_stats_t gs;
     heap_grow_stats_sum(&gs);
-    static const char *const names[] = {"regions", "dirty_bytes", GROW_REGION_COUNTERS(HAK_COUNTER_NAME)};
+    static const char *const names[] = {"regions", "dirty_bytes",
+                                        GROW_REGION_COUNTERS(HAK_COUNTER_NAME)};
     const grow_region_counters_t *counters_ = &gs.counters;
     const uint64_t values[] = {gs.regions, gs.dirty_bytes, GROW_REGION_COUNTERS(HAK_COUNTER_VALUE)};
-    hak_counters_log("grow_region", names, values, sizeof values / sizeof values[0]);
+    hak_stats_group(w, "grow_region", names, values, sizeof values / sizeof values[0]);
 }
 
 void heap_grow_init(void) { hak_fork_protect(&regions_lock); }

@@ -19,7 +19,9 @@ void *heap_grow_place(size_t size);
 // A new block of `size` bytes in the calling thread's region; NULL if it has none (a thread
 // without a heap, the variant without grow regions) or no room. Any thread's block can be moved
 // there; its user copies the contents.
-HAK_INLINE void *heap_grow_alloc(size_t size) { return HAK_GROW_REGION ? heap_grow_place(size) : NULL; }
+HAK_INLINE void *heap_grow_alloc(size_t size) {
+    return HAK_GROW_REGION ? heap_grow_place(size) : NULL;
+}
 
 // Resize p, a pointer into region r, in place (false if the calling thread does not own r, p is
 // not a live block of it, or it cannot grow there).
@@ -44,7 +46,7 @@ typedef struct {
     grow_region_counters_t counters;
 } heap_grow_stats_t;
 void heap_grow_stats_sum(heap_grow_stats_t *out);
-// The HAKMEM_STATS line.
-void heap_grow_log(void);
+// The grow regions' group of the statistics report.
+void heap_grow_report(hak_stats_writer_t *w);
 
 #endif

@@ -76,7 +76,8 @@ typedef struct hak_heap {
     _Atomic uint32_t maint;           // who works on the slabs now: nobody, the owner or the purger
     _Atomic uint64_t slow_paths;      // the owner's slow paths so far (heap_leave counts them)
     uint64_t purger_seen_slow_paths;  // the purger's: slow_paths at its last pass
-    size_t bound_extra_bytes;  // what the caches' bounds grew by, in bytes of blocks (cache_bounds.c)
+    size_t
+        bound_extra_bytes; // what the caches' bounds grew by, in bytes of blocks (cache_bounds.c)
     struct grow_region *grow;  // where realloc grows blocks in place (grow.h); NULL until needed
     uint64_t grow_tick_placed; // its count of placed blocks at the last tick
 } hak_heap_t;
@@ -100,7 +101,8 @@ extern HAK_INTERNAL uintptr_t hak_freed_mark;
 // Random per process (the kernel's bits for it, stirred so as not to equal the stack canary),
 // never 0 (a handed-out block's mark word).
 HAK_INLINE void heap_mark_init(void) {
-    hak_freed_mark = (uintptr_t)((hak_os_random_seed() ^ 0x9e3779b97f4a7c15u) * 0xbf58476d1ce4e5b9u) | 1;
+    hak_freed_mark =
+        (uintptr_t)((hak_os_random_seed() ^ 0x9e3779b97f4a7c15u) * 0xbf58476d1ce4e5b9u) | 1;
 }
 HAK_INLINE void heap_mark_freed(void *p) {
     uintptr_t *mark = (uintptr_t *)p + 1;

@@ -18,7 +18,7 @@ void heaps_lock(void) { hak_lock(&heaps_registry_lock); }
 void heaps_unlock(void) { hak_unlock(&heaps_registry_lock); }
 hak_heap_t *heaps_all(void) { return all_heaps; }
 
-// ---- who works on a heap's slabs -----------------------------------------------------------------
+// ---- who works on a heap's slabs ----------------------------------------------------------------
 
 enum { MAINT_NOBODY, MAINT_OWNER, MAINT_PURGER };
 
@@ -34,7 +34,8 @@ void heap_enter(hak_heap_t *h) {
 
 void heap_leave(hak_heap_t *h) {
     // relaxed: a count the purger compares between its passes; only the owner writes it.
-    atomic_store_explicit(&h->slow_paths, atomic_load_explicit(&h->slow_paths, memory_order_relaxed) + 1,
+    atomic_store_explicit(&h->slow_paths,
+                          atomic_load_explicit(&h->slow_paths, memory_order_relaxed) + 1,
                           memory_order_relaxed);
     // release: the next one to enter (owner or purger) sees this one's work on the slabs.
     atomic_store_explicit(&h->maint, MAINT_NOBODY, memory_order_release);
@@ -52,7 +53,7 @@ void heap_leave_purger(hak_heap_t *h) {
     atomic_store_explicit(&h->maint, MAINT_NOBODY, memory_order_release);
 }
 
-// ---- slabs at trim and exit ----------------------------------------------------------------------
+// ---- slabs at trim and exit ---------------------------------------------------------------------
 
 bool heap_release_slabs(hak_heap_t *h, bool abandon) {
     bool released = false;
@@ -87,7 +88,7 @@ bool heap_release_slabs(hak_heap_t *h, bool abandon) {
     return released;
 }
 
-// ---- threads -------------------------------------------------------------------------------------
+// ---- threads ------------------------------------------------------------------------------------
 
 static void heap_on_thread_exit(void *arg) {
     hak_heap_t *h = arg;
@@ -122,7 +123,8 @@ hak_heap_t *heap_create(void) {
     if (h == NULL) {
         h = hak_os_reserve_aligned(sizeof(hak_heap_t), hak_os_page_size());
         if (h == NULL) return NULL;
-        for (unsigned c = 0; c < HAK_NCLASSES; c++) tc_init(&h->cache[c].tc, size_class_cache_cap(c));
+        for (unsigned c = 0; c < HAK_NCLASSES; c++)
+            tc_init(&h->cache[c].tc, size_class_cache_cap(c));
         heaps_lock();
         h->next_all = all_heaps;
         all_heaps = h;

@@ -95,7 +95,8 @@ static bool reclaim_abandoned(bool all) {
     if (!remote_abandoned_freed() && !all) return false;
     bool released = false;
     for (unsigned cls = 0; cls < HAK_NCLASSES; cls++) {
-        hak_slab_t *s = segments_reclaim_abandoned(size_class_segment_kind(cls), cls, abandoned_slab_empty);
+        hak_slab_t *s =
+            segments_reclaim_abandoned(size_class_segment_kind(cls), cls, abandoned_slab_empty);
         for (hak_slab_t *next; s != NULL; s = next) {
             next = s->next;
             slab_release(s);

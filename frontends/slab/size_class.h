@@ -77,7 +77,9 @@ HAK_INLINE unsigned size_class_aligned(size_t n, size_t align) {
 
 HAK_INLINE unsigned size_class_frontend(unsigned cls) {
     uint32_t size = hak_class_size[cls];
-    return size <= HAK_TINY_MAX ? FRONTEND_TINY : size <= HAK_MID_MAX ? FRONTEND_MID : FRONTEND_LARGE;
+    return size <= HAK_TINY_MAX  ? FRONTEND_TINY
+           : size <= HAK_MID_MAX ? FRONTEND_MID
+                                 : FRONTEND_LARGE;
 }
 
 HAK_INLINE seg_kind_t size_class_segment_kind(unsigned cls) {

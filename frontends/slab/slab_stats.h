@@ -10,6 +10,9 @@
 
 typedef struct {
     uint64_t allocs[SLAB_FRONTENDS], frees[SLAB_FRONTENDS];
+    uint64_t in_use_bytes[SLAB_FRONTENDS]; // live blocks, at their class's size
+    // Per class: free blocks waiting in thread caches and depots.
+    uint64_t free_blocks[HAK_NCLASSES];
     heap_counters_t counters[SLAB_FRONTENDS];
     uint64_t heapless_frees;   // of frees: by threads that never allocated
     uint64_t heaps, heaps_live;
@@ -19,6 +22,6 @@ typedef struct {
 
 void slab_stats_sum(slab_stats_t *out);
 // The HAKMEM_STATS lines: one per frontend, the thread caches, the depots, the grow regions.
-void slab_stats_log(const slab_stats_t *s);
+void slab_stats_report(const slab_stats_t *s, hak_stats_writer_t *w);
 
 #endif

@@ -20,7 +20,8 @@ sed -n 's/^[^(]*[ *]\(hak_[a-z0-9_]*\)(.*/\1/p' "$header" | sort -u >"$tmp/heade
 cp "$tmp/header" "$tmp/allowed"
 if [ "$override" = 1 ]; then
   for f in malloc free calloc realloc reallocarray posix_memalign memalign aligned_alloc valloc \
-           pvalloc malloc_usable_size malloc_trim mallopt mallinfo2; do
+           pvalloc malloc_usable_size malloc_trim mallopt mallinfo2 mallinfo malloc_stats \
+           malloc_info free_sized free_aligned_sized; do
     echo "$f" >>"$tmp/allowed"
   done
   grep -E '^_Z(nw|na|dl|da)' "$tmp/defined" >>"$tmp/allowed" || true

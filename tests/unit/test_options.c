@@ -23,10 +23,10 @@ static void test_docs_list_every_option_with_its_default(void **state) {
     fclose(f);
     doc[n] = '\0';
     unsigned missing = 0, options = 0;
-#define CHECK_ROW(field, env, def, desc)                                                           \
+#define CHECK_ROW(field, env, def, desc, words)                                                    \
     {                                                                                              \
         char row[128];                                                                             \
-        snprintf(row, sizeof row, "| `%s` | %ld |", env, (long)(def));                            \
+        snprintf(row, sizeof row, "| `%s` | %ld |", env, (long)(def));                             \
         options++;                                                                                 \
         if (strstr(doc, row) == NULL) {                                                            \
             print_error("%s: no row \"%s\"\n", HAK_OPTIONS_DOC, row);                              \
@@ -43,12 +43,17 @@ static void test_values_from_the_environment(void **state) {
     setenv("HAKMEM_LRU_MAX_SEGMENTS", "7", 1);
     setenv("HAKMEM_ARENA_HOT_MB", "0x10", 1);
     setenv("HAKMEM_PURGE_DELAY_MS", "-1", 1);
-    setenv("HAKMEM_STATS", "lots", 1); // not a number: reported, ignored
+    setenv("HAKMEM_STATS", "lots", 1); // not a number nor one of its words: reported, ignored
+    setenv("HAKMEM_OPTIONS", "json", 1); // a word of another option's
     hak_options_load();
     assert_int_equal(hak_options.lru_max_segments, 7);
     assert_int_equal(hak_options.arena_hot_mb, 16);
     assert_int_equal(hak_options.purge_delay_ms, -1);
     assert_int_equal(hak_options.stats, 0);
+    assert_int_equal(hak_options.options, 0);
+    setenv("HAKMEM_STATS", "json", 1); // one of its words
+    hak_options_load();
+    assert_int_equal(hak_options.stats, 2);
     assert_int_equal(hak_options.lru_max_mb, 128); // untouched: its default
 }
 
@@ -68,7 +73,7 @@ static void test_listing(void **state) {
     out[n] = '\0';
     assert_non_null(strstr(out, "hakmem: option HAKMEM_LRU_MAX_SEGMENTS=7 (default 64): "));
     assert_non_null(strstr(out, "hakmem: option HAKMEM_PURGE_DELAY_MS=-1 (default 100): "));
-#define CHECK_LISTED(field, env, def, desc) assert_non_null(strstr(out, env));
+#define CHECK_LISTED(field, env, def, desc, words) assert_non_null(strstr(out, env));
     HAK_OPTIONS(CHECK_LISTED)
 #undef CHECK_LISTED
 }

@@ -26,7 +26,9 @@ static size_t resident_pages(const void *p, size_t len) {
     return count;
 }
 
-static unsigned slots_of(seg_kind_t kind) { return (unsigned)__builtin_popcount(segment_slot_mask(kind)); }
+static unsigned slots_of(seg_kind_t kind) {
+    return (unsigned)__builtin_popcount(segment_slot_mask(kind));
+}
 
 // Claim every slot of a segment mapped for the purpose: the pools may hold free slots of earlier
 // tests, which are claimed on the way and given back once the new segment is whole.
@@ -82,7 +84,8 @@ static void test_empty_segment_waits_and_is_reused(void **state) {
     unsigned slots[HAK_SEG_SLOTS];
     hak_segment_t *seg = claim_whole_segment(SEG_KIND_MID, slots);
     const lru_counters_t *cache = segments_cache_counters();
-    uint64_t inserted = GET(cache->inserted), hits = GET(cache->hits), purged = GET(segment_stats.purged);
+    uint64_t inserted = GET(cache->inserted), hits = GET(cache->hits),
+             purged = GET(segment_stats.purged);
     for (unsigned i = 0; i < slots_of(SEG_KIND_MID); i++) segments_release_slot(seg, slots[i]);
     assert_int_equal(GET(cache->inserted), inserted + 1); // empty: it waits, unpurged
     assert_int_equal(GET(segment_stats.purged), purged);
