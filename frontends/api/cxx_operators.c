@@ -54,7 +54,8 @@ static HAK_NOINLINE void *cxx_new_aligned_nothrow_slow(size_t size, size_t align
 // A slab class's thread cache inline, as in malloc; everything else (and a failure) in the slow
 // functions, so that the fast path needs no stack frame.
 static inline void *cxx_cached(size_t size) {
-    if (HAK_LIKELY(size <= HAK_TINY_MAX)) return heap_alloc_cached(size_class_small(size));
+    if (HAK_LIKELY(size <= HAK_TINY_MAX))
+        return heap_alloc_cached_from(heap_cache_at(size_class_small_entry(size)));
     return size <= HAK_LARGE_MAX ? heap_alloc_cached(size_class_above_128(size)) : NULL;
 }
 static void *cxx_new(size_t size) {

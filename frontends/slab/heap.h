@@ -25,7 +25,10 @@
 
 typedef struct {
     tc_t tc;
-    uint64_t allocs; // blocks handed out from this cache (the owner's only fast-path counter)
+    // Allocations of the class left until the next sampled one (sample.h), the fast path's only
+    // counter: the class's allocations are sample_base - until_sample. Profiling off, a count
+    // no program reaches.
+    uint64_t until_sample;
     // Blocks the next refill takes: a fresh heap starts small and doubles on each refill up to
     // size_class_batch, so a short-lived thread does not carve (and drain at exit) full batches
     // of classes it uses a few times. 0: not refilled yet.
@@ -33,6 +36,7 @@ typedef struct {
     uint8_t bound_batches; // the cache's bound in batches (cache_bounds.c); 0: the base
     bool drained;          // the class drained since its last refill
 } heap_cache_t;
+_Static_assert(sizeof(heap_cache_t) == HAK_CLASS_ENTRY_SIZE, "size_class.h's entry offsets");
 
 typedef struct {
     hak_slab_t *cur, *partial, *full;
@@ -72,6 +76,7 @@ typedef struct hak_heap {
     uint64_t tick_ms;
     uint32_t tick_skip; // slow paths since the clock was last read
     uint64_t tick_allocs[HAK_NCLASSES];
+    uint64_t sample_base[HAK_NCLASSES]; // see heap_cache_t.until_sample
     bool live;
     _Atomic uint32_t maint;           // who works on the slabs now: nobody, the owner or the purger
     _Atomic uint64_t slow_paths;      // the owner's slow paths so far (heap_leave counts them)
@@ -87,7 +92,10 @@ typedef struct hak_heap {
 extern HAK_INTERNAL __thread hak_heap_t *hak_tls_heap;
 extern HAK_INTERNAL hak_heap_t hak_heap_empty;
 
-void *heap_alloc_slow(unsigned cls);
+void *heap_alloc_slow(heap_cache_t *c);
+// The allocation that brought its class's until_sample to 0 (sample.c): b is the block it popped
+// (its slab says the class: no register holds the class or the cache entry for this call).
+__attribute__((returns_nonnull)) void *heap_sampled(void *b);
 void heap_drain(hak_heap_t *h, unsigned cls);
 void heap_free_slow(hak_slab_t *s, void *p);
 
@@ -118,20 +126,36 @@ HAK_INLINE void heap_unmark(void *b) { (void)b; }
 
 // A block of class cls from the thread's cache, or NULL when it is empty (no slow path, errno
 // untouched).
-HAK_INLINE void *heap_alloc_cached(unsigned cls) {
-    heap_cache_t *c = hak_tls_heap->cache + (size_t)cls; // size_t: one address computation, not two
+// The calling thread's cache entry of a class, by class or by the entry's offset (size_class.h).
+HAK_INLINE heap_cache_t *heap_cache_of(unsigned cls) {
+    return hak_tls_heap->cache + (size_t)cls; // size_t: one address computation, not two
+}
+HAK_INLINE heap_cache_t *heap_cache_at(size_t entry_offset) {
+    return (heap_cache_t *)((char *)hak_tls_heap->cache + entry_offset);
+}
+
+HAK_INLINE void *heap_alloc_cached_from(heap_cache_t *c) {
     void *b = tc_pop(&c->tc);
     if (HAK_LIKELY(b != NULL)) {
-        c->allocs++;
+        if (HAK_UNLIKELY(--c->until_sample == 0)) return heap_sampled(b);
         heap_unmark(b);
     }
     return b;
 }
+HAK_INLINE void *heap_alloc_cached(unsigned cls) { return heap_alloc_cached_from(heap_cache_of(cls)); }
 
-HAK_INLINE void *heap_alloc(unsigned cls) {
-    void *b = heap_alloc_cached(cls);
-    return HAK_LIKELY(b != NULL) ? b : heap_alloc_slow(cls);
+// The slow paths take the cache entry, not the class: the class's index is then not kept in a
+// register of its own across the fast path.
+HAK_INLINE void *heap_alloc_from(heap_cache_t *c) {
+    void *b = tc_pop(&c->tc);
+    if (HAK_LIKELY(b != NULL)) {
+        if (HAK_UNLIKELY(--c->until_sample == 0)) return heap_sampled(b);
+        heap_unmark(b);
+        return b;
+    }
+    return heap_alloc_slow(c);
 }
+HAK_INLINE void *heap_alloc(unsigned cls) { return heap_alloc_from(heap_cache_of(cls)); }
 
 // Free a block of a slab segment (the segmap said so, and gave its slot shift). A thread that
 // never allocated has no cache (the shared empty heap's must not be written): its frees take the

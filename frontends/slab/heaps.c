@@ -5,6 +5,7 @@
 #include "drain.h"
 #include "grow.h"
 #include "remote_free.h"
+#include "sample.h"
 #include "segments.h"
 
 __thread hak_heap_t *hak_tls_heap = &hak_heap_empty;
@@ -125,6 +126,7 @@ hak_heap_t *heap_create(void) {
         if (h == NULL) return NULL;
         for (unsigned c = 0; c < HAK_NCLASSES; c++)
             tc_init(&h->cache[c].tc, size_class_cache_cap(c));
+        heap_sample_init(h);
         heaps_lock();
         h->next_all = all_heaps;
         all_heaps = h;

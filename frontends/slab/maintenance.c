@@ -7,6 +7,7 @@
 #include "grow.h"
 #include "heaps.h"
 #include "remote_free.h"
+#include "sample.h"
 #include "segments.h"
 
 static hak_counter_t idle_collections;
@@ -21,7 +22,7 @@ void heap_tick(hak_heap_t *h) {
     if (now - h->tick_ms < (uint64_t)hak_options.purge_delay_ms) return;
     h->tick_ms = now;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        uint64_t allocs = h->cache[c].allocs;
+        uint64_t allocs = heap_allocs(h, c);
         if (allocs == h->tick_allocs[c]) {
             if (tc_count(&h->cache[c].tc) > 0) {
                 hak_count_owned(&h->stats[c].drains, 1);

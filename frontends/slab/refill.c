@@ -59,8 +59,9 @@ static void *heap_refill(hak_heap_t *h, unsigned cls) {
     return tc_pop(cache);
 }
 
-HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
+HAK_NOINLINE void *heap_alloc_slow(heap_cache_t *cache) {
     hak_heap_t *h = hak_tls_heap;
+    unsigned cls = (unsigned)(cache - h->cache); // h: the empty heap, if this thread has none yet
     if (h == &hak_heap_empty && (h = heap_create()) == NULL) {
         errno = ENOMEM;
         return NULL;
@@ -73,9 +74,12 @@ HAK_NOINLINE void *heap_alloc_slow(unsigned cls) {
         cache_on_refill(h, cls);
         b = heap_refill(h, cls);
     }
-    if (b != NULL) h->cache[cls].allocs++;
     heap_leave(h);
-    if (b == NULL) errno = ENOMEM;
-    else heap_unmark(b);
+    if (b == NULL) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (--h->cache[cls].until_sample == 0) return heap_sampled(b);
+    heap_unmark(b);
     return b;
 }

@@ -23,11 +23,17 @@ const uint8_t hak_aligned_twin[HAK_SIZE_CLASSES] = {
     48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59, 60, 61, 62,
 };
 
-// Class of (16 * i) bytes, i = 0..64; a request of n bytes looks up entry (n + 15) / 16.
-const uint8_t hak_small_class[HAK_TINY_MAX / 16 + 1] = {
-    0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 8, 9, 9, 10, 10, 11,
-    11, 12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15,
-    15, 16, 16, 16, 16, 16, 16, 16, 16, 17, 17, 17, 17, 17, 17, 17,
-    17, 18, 18, 18, 18, 18, 18, 18, 18, 19, 19, 19, 19, 19, 19, 19,
-    19,
+// Class of (16 * i) bytes, i = 0..64, as the byte offset of its entry in an array of
+// HAK_CLASS_ENTRY_SIZE-byte entries (a heap's caches): a request of n bytes looks up entry
+// (n + 15) / 16, and the allocation fast path adds the offset to the heap's address as it is.
+#define E(cls) ((cls) * HAK_CLASS_ENTRY_SIZE)
+_Static_assert(E(HAK_TINY_CLASSES - 1) <= UINT16_MAX, "tiny entry offsets fit 16 bits");
+const uint16_t hak_small_entry[HAK_TINY_MAX / 16 + 1] = {
+    E(0), E(0), E(1), E(2), E(3), E(4), E(5), E(6), E(7), E(8), E(8), E(9),
+    E(9), E(10), E(10), E(11), E(11), E(12), E(12), E(12), E(12), E(13), E(13), E(13),
+    E(13), E(14), E(14), E(14), E(14), E(15), E(15), E(15), E(15), E(16), E(16), E(16),
+    E(16), E(16), E(16), E(16), E(16), E(17), E(17), E(17), E(17), E(17), E(17), E(17),
+    E(17), E(18), E(18), E(18), E(18), E(18), E(18), E(18), E(18), E(19), E(19), E(19),
+    E(19), E(19), E(19), E(19), E(19),
 };
+#undef E

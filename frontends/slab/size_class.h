@@ -35,12 +35,18 @@
 enum { FRONTEND_TINY, FRONTEND_MID, FRONTEND_LARGE, FRONTEND_HUGE, FRONTENDS };
 
 extern HAK_INTERNAL const uint32_t hak_class_size[HAK_NCLASSES];
-extern HAK_INTERNAL const uint8_t hak_small_class[HAK_TINY_MAX / 16 + 1];
+// The tiny classes' table gives the offsets of their entries in a heap's per-class array
+// (HAK_CLASS_ENTRY_SIZE, thread_cache.h), so that malloc's fast path needs no multiply.
+extern HAK_INTERNAL const uint16_t hak_small_entry[HAK_TINY_MAX / 16 + 1];
 // A coloured class's twin; any other class itself.
 extern HAK_INTERNAL const uint8_t hak_aligned_twin[HAK_SIZE_CLASSES];
 
-// Class of a request of at most HAK_TINY_MAX bytes: one table load.
-HAK_INLINE unsigned size_class_small(size_t n) { return hak_small_class[(n + 15) >> 4]; }
+// For a request of at most HAK_TINY_MAX bytes: the offset of its class's entry in an array of
+// HAK_CLASS_ENTRY_SIZE-byte entries (one table load), and its class.
+HAK_INLINE size_t size_class_small_entry(size_t n) { return hak_small_entry[(n + 15) >> 4]; }
+HAK_INLINE unsigned size_class_small(size_t n) {
+    return (unsigned)(size_class_small_entry(n) / HAK_CLASS_ENTRY_SIZE);
+}
 
 // Class of a request of more than 128 B (and at most HAK_LARGE_MAX): four classes per doubling.
 HAK_INLINE unsigned size_class_above_128(size_t n) {

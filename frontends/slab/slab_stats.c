@@ -3,6 +3,7 @@
 #include "depots.h"
 #include "grow.h"
 #include "heaps.h"
+#include "sample.h"
 
 // Bytes of a class's spare slab (0: none). Only the segment header is read: the slab's own fields
 // are its owner's, and the slot follows from the slab's address.
@@ -25,7 +26,7 @@ void slab_stats_sum(slab_stats_t *out) {
         for (unsigned c = 0; c < HAK_NCLASSES; c++) {
             unsigned f = size_class_frontend(c);
             const heap_counters_t *st = &h->stats[c];
-            uint64_t allocs = __atomic_load_n(&h->cache[c].allocs, __ATOMIC_RELAXED);
+            uint64_t allocs = heap_allocs(h, c);
             uint64_t cached = tc_count(&h->cache[c].tc);
             // Every block that entered the cache was refilled or freed by the owner; every block
             // that left it was allocated or drained.

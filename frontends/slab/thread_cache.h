@@ -23,6 +23,10 @@
 // cache, whose batches would be single blocks.
 #define TC_USES_DEPOTS (HAK_THREAD_CACHE != HAK_THREAD_CACHE_NONE)
 
+// The size of a heap's per-class entry: the cache and 16 bytes of the heap's own (heap.h checks
+// it; size_class.c's table of entry offsets is made with it).
+#define HAK_CLASS_ENTRY_SIZE (sizeof(tc_t) + 16)
+
 // The last block of a NULL-terminated chain (one walk over its links), for a tc_fill whose caller
 // does not know it.
 HAK_INLINE void *tc_chain_last(void *first) {

@@ -82,8 +82,8 @@ static void test_small_table_agrees(void **state) {
             fail_msg("n=%zu: size_class_small %u, size_class_of %u, reference %u", n, t, c, want);
     }
     for (size_t i = 0; i <= HAK_TINY_MAX / 16; i++) {
-        assert_int_equal(hak_small_class[i], reference_class(i * 16));
-        assert_true(hak_small_class[i] < HAK_TINY_CLASSES);
+        assert_int_equal(hak_small_entry[i], reference_class(i * 16) * HAK_CLASS_ENTRY_SIZE);
+        assert_true(hak_small_entry[i] < HAK_TINY_CLASSES * HAK_CLASS_ENTRY_SIZE);
     }
 }
 
