@@ -124,8 +124,6 @@ HAK_INLINE void heap_mark_freed(void *p) { (void)p; }
 HAK_INLINE void heap_unmark(void *b) { (void)b; }
 #endif
 
-// A block of class cls from the thread's cache, or NULL when it is empty (no slow path, errno
-// untouched).
 // The calling thread's cache entry of a class, by class or by the entry's offset (size_class.h).
 HAK_INLINE heap_cache_t *heap_cache_of(unsigned cls) {
     return hak_tls_heap->cache + (size_t)cls; // size_t: one address computation, not two
@@ -134,6 +132,8 @@ HAK_INLINE heap_cache_t *heap_cache_at(size_t entry_offset) {
     return (heap_cache_t *)((char *)hak_tls_heap->cache + entry_offset);
 }
 
+// A block from a cache entry of the thread's, or NULL when it is empty (no slow path, errno
+// untouched).
 HAK_INLINE void *heap_alloc_cached_from(heap_cache_t *c) {
     void *b = tc_pop(&c->tc);
     if (HAK_LIKELY(b != NULL)) {
@@ -147,13 +147,8 @@ HAK_INLINE void *heap_alloc_cached(unsigned cls) { return heap_alloc_cached_from
 // The slow paths take the cache entry, not the class: the class's index is then not kept in a
 // register of its own across the fast path.
 HAK_INLINE void *heap_alloc_from(heap_cache_t *c) {
-    void *b = tc_pop(&c->tc);
-    if (HAK_LIKELY(b != NULL)) {
-        if (HAK_UNLIKELY(--c->until_sample == 0)) return heap_sampled(b);
-        heap_unmark(b);
-        return b;
-    }
-    return heap_alloc_slow(c);
+    void *b = heap_alloc_cached_from(c);
+    return HAK_LIKELY(b != NULL) ? b : heap_alloc_slow(c);
 }
 HAK_INLINE void *heap_alloc(unsigned cls) { return heap_alloc_from(heap_cache_of(cls)); }
 
