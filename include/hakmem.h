@@ -94,6 +94,12 @@ size_t hak_stats_json(char *buf, size_t size);
 void hak_malloc_stats(void);
 int hak_malloc_info(int options, FILE *fp);
 
+// Write a heap profile of the allocations sampled so far to `path`, in pprof's format (gzipped
+// profile.proto: in-use and allocated objects and bytes, by call stack). Profiling is on when
+// HAKMEM_PROF_SAMPLE is set (docs/profiling.md). Returns 0, or -1 with errno set (EINVAL:
+// profiling is off; or what creating or writing the file gave).
+int hak_prof_dump(const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,7 @@
 #include "platform.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 extern char **environ;
 
@@ -46,10 +47,24 @@ static void option_parse(long *field, const char *env, const char *words) {
     else if (!word_value(words, v, field)) hak_log("ignoring %s=%s: not a number", env, v);
 }
 
+static void text_option_parse(char *field, const char *env) {
+    const char *v = env_lookup(env);
+    if (v == NULL) return;
+    size_t n = strlen(v);
+    if (n >= HAK_TEXT_OPTION_MAX) {
+        hak_log("ignoring %s: longer than %d bytes", env, HAK_TEXT_OPTION_MAX - 1);
+        return;
+    }
+    memcpy(field, v, n + 1);
+}
+
 void hak_options_load(void) {
 #define HAK_OPTION_PARSE(field, env, def, desc, words) option_parse(&hak_options.field, env, words);
     HAK_OPTIONS(HAK_OPTION_PARSE)
 #undef HAK_OPTION_PARSE
+#define HAK_TEXT_OPTION_PARSE(field, env, desc) text_option_parse(hak_options.field, env);
+    HAK_TEXT_OPTIONS(HAK_TEXT_OPTION_PARSE)
+#undef HAK_TEXT_OPTION_PARSE
 }
 
 void hak_options_log(void) {
@@ -57,4 +72,7 @@ void hak_options_log(void) {
     hak_log("option %s=%ld (default %ld): %s", env, hak_options.field, (long)(def), desc);
     HAK_OPTIONS(HAK_OPTION_LOG)
 #undef HAK_OPTION_LOG
+#define HAK_TEXT_OPTION_LOG(field, env, desc) hak_log("option %s=%s (default none): %s", env, hak_options.field, desc);
+    HAK_TEXT_OPTIONS(HAK_TEXT_OPTION_LOG)
+#undef HAK_TEXT_OPTION_LOG
 }

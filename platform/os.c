@@ -61,6 +61,14 @@ bool hak_os_move(void *old, size_t old_size, void *dest, size_t new_size) {
     return mremap(old, old_size, new_size, MREMAP_MAYMOVE | MREMAP_FIXED, dest) == dest;
 }
 
+int64_t hak_clock_realtime_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int hak_os_pid(void) { return (int)getpid(); }
+
 uint64_t hak_clock_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -14,6 +14,7 @@
 #include "counters.h"
 
 #include <pthread.h>
+#include <sys/types.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -90,6 +91,33 @@ void hak_thread_yield(void);
 // Sleep for `ms` milliseconds.
 void hak_sleep_ms(long ms);
 
+// ---- files -------------------------------------------------------------------------------------
+// Thin wrappers of open/read/write/close that retry on EINTR: -1 with errno on failure.
+int hak_file_open_read(const char *path);
+int hak_file_create(const char *path); // write-only, created or truncated, mode 0644
+ssize_t hak_file_read(int fd, void *buf, size_t n);
+int hak_file_write_all(int fd, const void *buf, size_t n); // 0, or -1
+void hak_file_close(int fd);
+
+// ---- signals -----------------------------------------------------------------------------------
+// A wake-up a signal handler can give (sem_post is async-signal-safe) and a thread wait for.
+typedef struct {
+    _Alignas(8) char sem[32]; // a sem_t
+} hak_wakeup_t;
+bool hak_wakeup_init(hak_wakeup_t *w);
+void hak_wakeup_post(hak_wakeup_t *w);
+void hak_wakeup_wait(hak_wakeup_t *w);
+// Run handler(sig) on signal sig (SA_RESTART). False if the signal cannot be caught.
+bool hak_signal_handle(int sig, void (*handler)(int));
+
+// ---- stacks ------------------------------------------------------------------------------------
+// The return addresses of the calling thread's stack, innermost first (libunwind, from the unwind
+// tables: no frame pointers needed; no malloc). Returns how many, at most max.
+int hak_stack_capture(void **frames, int max);
+// The address range of hakmem's own code when it is a shared object (libhakmem.so); false when it
+// is linked into the program (its code is then not told from the program's this way).
+bool hak_own_code(uintptr_t *start, uintptr_t *end);
+
 // ---- process ------------------------------------------------------------------------------------
 // 64 random bits the kernel handed the process at exec (AT_RANDOM): no system call, no failure.
 uint64_t hak_os_random_seed(void);
@@ -100,6 +128,10 @@ void *hak_os_next_symbol(const char *symbol);
 // ---- clock --------------------------------------------------------------------------------------
 // Milliseconds of a monotonic clock (vDSO, no system call).
 uint64_t hak_clock_ms(void);
+// Nanoseconds since the epoch (wall-clock time, for timestamps).
+int64_t hak_clock_realtime_ns(void);
+// The process's id (getpid).
+int hak_os_pid(void);
 
 // ---- options ------------------------------------------------------------------------------------
 // Every HAKMEM_* option, declared once: X(field, ENV_NAME, default, description, words). An
@@ -129,12 +161,25 @@ uint64_t hak_clock_ms(void);
     X(arena_warm_mb, "HAKMEM_ARENA_WARM_MB", 256, "MiB of freed huge mappings kept decommitted",   \
       "")                                                                                          \
     X(arena_warm_decay_ms, "HAKMEM_ARENA_WARM_DECAY_MS", 2000,                                     \
-      "unmap a decommitted huge mapping unused this long; -1: never", "")
+      "unmap a decommitted huge mapping unused this long; -1: never", "")                          \
+    X(prof_sample, "HAKMEM_PROF_SAMPLE", 0,                                                        \
+      "sample allocations for heap profiles, one per this many bytes on average; 0: off", "on=524288") \
+    X(prof_signal, "HAKMEM_PROF_SIGNAL", 0,                                                        \
+      "write a heap profile to HAKMEM_PROF_FILE.<n> on this signal; 0: none", "usr1=10,usr2=12")   \
+    X(leaks, "HAKMEM_LEAKS", 0, "print the sampled allocations still live at exit, by stack", "")
+
+// Options whose value is text: X(field, ENV_NAME, description); "" when not set.
+#define HAK_TEXT_OPTIONS(X)                                                                        \
+    X(prof_file, "HAKMEM_PROF_FILE", "write a heap profile (pprof format) to this file at exit")
+#define HAK_TEXT_OPTION_MAX 4096
 
 typedef struct {
 #define HAK_OPTION_FIELD(field, env, def, desc, words) long field;
     HAK_OPTIONS(HAK_OPTION_FIELD)
 #undef HAK_OPTION_FIELD
+#define HAK_TEXT_OPTION_FIELD(field, env, desc) char field[HAK_TEXT_OPTION_MAX];
+    HAK_TEXT_OPTIONS(HAK_TEXT_OPTION_FIELD)
+#undef HAK_TEXT_OPTION_FIELD
 } hak_options_t;
 
 extern HAK_INTERNAL hak_options_t hak_options;

@@ -107,6 +107,7 @@ void *os_direct_alloc(size_t size, size_t align, bool zero) {
     h->map = map;
     h->map_size = total;
     h->usable = total - lead;
+    h->sample = NULL;
     segmap_set((uintptr_t)map, SEGMAP_HUGE);
     note_live(1, total);
     return h->block;

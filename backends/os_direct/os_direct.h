@@ -13,6 +13,7 @@ typedef struct {
     void *map;        // the mapping
     size_t map_size;
     size_t usable;    // bytes from block to the end of the mapping
+    void *sample;     // the heap profiler's record if the block was sampled (frontends/prof), or NULL
 } os_direct_header_t;
 
 // A block of at least `size` bytes aligned to `align` (a power of two), its first `size` bytes

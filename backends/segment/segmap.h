@@ -2,7 +2,7 @@
 //
 // Every region hakmem maps on its own account starts on a 2 MiB boundary and says there what it
 // is: a slab segment (this backend), a huge block's mapping (os_direct), a grow region (the
-// grow_region box, placed by the slab frontend). free, realloc and malloc_usable_size read the
+// grow_region box, placed by the slab frontend), a region of sampled blocks (the profiler). free, realloc and malloc_usable_size read the
 // byte of an address's region to learn whose it is, and whether it is hakmem's at all.
 //
 // Any block address p leads to its region as (p - 1) rounded down to 2 MiB: no block starts at a
@@ -23,8 +23,16 @@
 
 // A slab segment's entry is its slot shift (16, 18 or 21, all >= SEGMAP_SLABS), so a free learns
 // the slot size from the byte it reads anyway, not from the segment header. SEGMAP_TINY: a tiny
-// segment's (free tests it first and then uses the shift as a constant).
-enum { SEGMAP_NONE = 0, SEGMAP_HUGE = 2, SEGMAP_GROW = 3, SEGMAP_SLABS = 16, SEGMAP_TINY = 16 };
+// segment's (free tests it first and then uses the shift as a constant). SEGMAP_SAMPLED: a region
+// of the heap profiler's sampled blocks (frontends/prof), whose frees take free's slow branch.
+enum {
+    SEGMAP_NONE = 0,
+    SEGMAP_HUGE = 2,
+    SEGMAP_GROW = 3,
+    SEGMAP_SAMPLED = 4,
+    SEGMAP_SLABS = 16,
+    SEGMAP_TINY = 16
+};
 HAK_INLINE bool segmap_is_slabs(unsigned what) { return what >= SEGMAP_SLABS; }
 
 extern HAK_INTERNAL uint8_t hak_segmap[HAK_SEGMAP_ENTRIES];

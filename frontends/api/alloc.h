@@ -6,6 +6,7 @@
 #include "grow.h"
 #include "heap.h"
 #include "os_direct.h"
+#include "prof.h"
 
 // The slab class serving `size` bytes aligned to `align` (a power of two), or HAK_NCLASSES for
 // a huge block.
@@ -21,8 +22,8 @@ HAK_INLINE unsigned aligned_class(size_t align, size_t size) {
 // NULL with errno = ENOMEM.
 void *aligned_alloc_any(size_t align, size_t size);
 
-// free: a slab block to the thread's cache (the fast path), a grow region's block, a huge block;
-// anything else is reported and aborts.
+// free: a slab block to the thread's cache (the fast path), a grow region's block, a sampled
+// block, a huge block; anything else is reported and aborts.
 HAK_INLINE void free_any(void *p) {
     uintptr_t hdr = segment_header_of(p);
     unsigned what = segmap_get(hdr);
@@ -42,8 +43,13 @@ HAK_INLINE void free_any(void *p) {
         heap_grow_free((grow_region_t *)hdr, p);
         return;
     }
+    if (what == SEGMAP_SAMPLED) {
+        prof_free_block(p, "free");
+        return;
+    }
     os_direct_header_t *h = what == SEGMAP_HUGE ? os_direct_header(p) : NULL;
     if (h == NULL) hak_fatal("free(): invalid pointer %p", p);
+    if (h->sample != NULL) prof_forget_huge(h->sample);
     os_direct_free(h);
 }
 

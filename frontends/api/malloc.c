@@ -23,13 +23,18 @@ static size_t block_usable(void *p, const char *caller) {
         if (h != NULL) return h->usable;
     } else if (what == SEGMAP_GROW) {
         return heap_grow_usable((grow_region_t *)hdr, p, caller);
+    } else if (what == SEGMAP_SAMPLED) {
+        return prof_block_usable(p, caller);
     }
     hak_fatal("%s(): invalid pointer %p", caller, p);
 }
 
 static HAK_NOINLINE void *huge_alloc(size_t size, size_t align, bool zero) {
     hak_init();
-    return os_direct_alloc(size, align, zero);
+    void *p = os_direct_alloc(size, align, zero);
+    if (p != NULL && hak_prof_rate != 0)
+        prof_note_huge(&os_direct_header(p)->sample, size, __builtin_return_address(0));
+    return p;
 }
 
 void *aligned_alloc_any(size_t align, size_t size) {
@@ -76,7 +81,8 @@ static HAK_NOINLINE void *realloc_slow(void *p, size_t size, unsigned what) {
     }
     // Shrinking keeps the block unless more than half of it would be idle.
     if (size <= old && size >= old / 2) return p;
-    if (size > old && size > HAK_LARGE_MAX && what == SEGMAP_HUGE) {
+    // A sampled huge block keeps its record where it is: it moves by copy.
+    if (size > old && size > HAK_LARGE_MAX && what == SEGMAP_HUGE && os_direct_header(p)->sample == NULL) {
         void *moved = os_direct_grow(os_direct_header(p), size); // pages move, nothing is copied
         if (moved != NULL) return moved;
     }
@@ -183,7 +189,12 @@ __attribute__((constructor(101))) static void hak_startup(void) {
     hak_init();
     hak_fork_hooks_install();
     purger_start();
+    prof_start();
 }
+
+__attribute__((destructor)) static void hak_shutdown(void) { prof_exit(); }
+
+HAK_EXPORT int hak_prof_dump(const char *path) { return prof_dump(path); }
 
 #ifdef HAK_OVERRIDE
 // The C library's names, as aliases of the same code (no extra call, no PLT).

@@ -6,6 +6,7 @@
 #include "grow.h"
 #include "maintenance.h"
 #include "os_direct.h"
+#include "prof.h"
 #include "purger.h"
 #include "segments.h"
 #include "slab_stats.h"
@@ -88,6 +89,7 @@ static void report(hak_stats_writer_t *w) {
     slab_stats_report(&ss, w);
     os_direct_report(w);
     segments_report(w);
+    prof_report(w);
     static const char *const purger_names[] = {"ticks", "idle_collections"};
     const uint64_t purger_values[] = {purger_tick_count(), heap_idle_collections()};
     hak_stats_group(w, "purger", purger_names, purger_values, 2);

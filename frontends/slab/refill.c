@@ -10,6 +10,7 @@
 #include "depots.h"
 #include "heaps.h"
 #include "maintenance.h"
+#include "sample.h"
 
 #include <errno.h>
 
@@ -79,7 +80,8 @@ HAK_NOINLINE void *heap_alloc_slow(heap_cache_t *cache) {
         errno = ENOMEM;
         return NULL;
     }
-    if (--h->cache[cls].until_sample == 0) return heap_sampled(b);
+    // The return address of this slow path, which malloc ends with a jump to: the program's code.
+    if (--h->cache[cls].until_sample == 0) return heap_sample_take(b, __builtin_return_address(0));
     heap_unmark(b);
     return b;
 }

@@ -1,19 +1,38 @@
 #include "sample.h"
 
+#include "prof.h"
+
+static uint64_t next_gap(hak_heap_t *h, unsigned cls) {
+    return hak_prof_rate ? prof_next_gap(hak_class_size[cls], &h->sample_rng) : SAMPLE_NEVER;
+}
+
 void heap_sample_init(hak_heap_t *h) {
+    h->sample_rng = hak_os_random_seed() ^ (uint64_t)(uintptr_t)h;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        h->cache[c].until_sample = SAMPLE_NEVER;
-        h->sample_base[c] = SAMPLE_NEVER;
+        uint64_t gap = next_gap(h, c);
+        h->cache[c].until_sample = gap;
+        h->sample_base[c] = gap;
     }
 }
 
-HAK_NOINLINE void *heap_sampled(void *b) {
+void *heap_sample_take(void *b, void *program) {
     hak_heap_t *h = hak_tls_heap;
     unsigned cls = slab_of_block(b)->cls;
     heap_cache_t *c = &h->cache[cls];
     // The count goes on from zero: allocations so far stay sample_base - until_sample.
-    h->sample_base[cls] += SAMPLE_NEVER;
-    c->until_sample = SAMPLE_NEVER;
-    heap_unmark(b);
-    return b;
+    uint64_t gap = next_gap(h, cls);
+    h->sample_base[cls] += gap;
+    c->until_sample = gap;
+    void *sampled = hak_prof_rate ? prof_sample_block(hak_class_size[cls], program) : NULL;
+    if (sampled == NULL) {
+        heap_unmark(b);
+        return b;
+    }
+    // b goes back where it was (still marked free): the cache had room for it a moment ago.
+    (void)tc_push(&c->tc, b);
+    return sampled;
 }
+
+// Called from the fast path, which malloc and operator new inline and end with a jump here: the
+// return address is in the program's code (or in a public entry point such as calloc).
+HAK_NOINLINE void *heap_sampled(void *b) { return heap_sample_take(b, __builtin_return_address(0)); }

@@ -12,6 +12,10 @@
 // A new heap's countdowns.
 void heap_sample_init(hak_heap_t *h);
 
+// The allocation of block b brought its class's countdown to 0: a new countdown, and the block to
+// hand out (b, or a sampled block with the stack from the frame returning to `program` on).
+void *heap_sample_take(void *b, void *program);
+
 // Allocations of class cls by h so far (any thread may read it, for statistics).
 HAK_INLINE uint64_t heap_allocs(const hak_heap_t *h, unsigned cls) {
     uint64_t base = __atomic_load_n(&h->sample_base[cls], __ATOMIC_RELAXED);

@@ -6,6 +6,7 @@
 #include "grow.h"
 #include "heaps.h"
 #include "os_direct.h"
+#include "prof.h"
 #include "segments.h"
 
 uintptr_t hak_freed_mark;
@@ -21,6 +22,7 @@ void hak_init(void) {
         hak_options_load();
         if (hak_options.options) hak_options_log();
         heap_mark_init();
+        prof_init(); // before the first heap: its countdowns depend on the rate
         // Each part protects its locks across fork as it starts, so a fork takes them in this
         // order, the order in which they nest: the heap registry's is held while slabs go back to
         // the segments (whose cache takes its own lock); the others are never held together.

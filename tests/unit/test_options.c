@@ -35,6 +35,18 @@ static void test_docs_list_every_option_with_its_default(void **state) {
     }
     HAK_OPTIONS(CHECK_ROW)
 #undef CHECK_ROW
+#define CHECK_TEXT_ROW(field, env, desc)                                                           \
+    {                                                                                              \
+        char row[128];                                                                             \
+        snprintf(row, sizeof row, "| `%s` | none |", env);                                         \
+        options++;                                                                                 \
+        if (strstr(doc, row) == NULL) {                                                            \
+            print_error("%s: no row \"%s\"\n", HAK_OPTIONS_DOC, row);                              \
+            missing++;                                                                             \
+        }                                                                                          \
+    }
+    HAK_TEXT_OPTIONS(CHECK_TEXT_ROW)
+#undef CHECK_TEXT_ROW
     assert_true(options >= 10);
     assert_int_equal(missing, 0);
 }

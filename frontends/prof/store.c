@@ -1,0 +1,115 @@
+// The store of sampled blocks of slab sizes: 2 MiB regions, each of blocks of one size after a
+// 64 KiB header, registered in the segmap as SEGMAP_SAMPLED. A block's address gives its region
+// (segment_header_of), its index, and so its record. A region whose last block is freed gives its
+// pages back (they are reused from the start). Under prof_lock.
+#include "prof_internal.h"
+
+#include "segmap.h"
+
+#include <string.h>
+
+#define STORE_HEADER (64 * HAK_KiB)
+
+typedef struct store_region {
+    uint32_t block_size, capacity, carved, live;
+    void *free;                  // freed blocks, linked through their first word
+    struct store_region *next;   // the next region of the same size
+    prof_record_t **records;     // capacity of them, mapped apart (touched sparsely)
+    size_t records_bytes;
+    uint64_t live_bits[];        // capacity bits: which blocks are handed out
+} store_region_t;
+
+// Regions by block size: a sampled allocation has one of the slab classes' sizes.
+#define STORE_SIZES 128
+static struct {
+    uint32_t size;
+    store_region_t *regions;
+} sizes[STORE_SIZES];
+static unsigned nsizes;
+
+static store_region_t *region_new(uint32_t size) {
+    uint32_t capacity = (uint32_t)((HAK_SEG_SIZE - STORE_HEADER) / size);
+    _Static_assert(sizeof(store_region_t) + (HAK_SEG_SIZE - STORE_HEADER) / 16 / 8 <= STORE_HEADER,
+                   "the header holds a bit for every block");
+    store_region_t *r = hak_os_reserve_aligned(HAK_SEG_SIZE, HAK_SEG_SIZE);
+    if (r == NULL) return NULL;
+    size_t records_bytes = ((size_t)capacity * sizeof(prof_record_t *) + 4095) & ~(size_t)4095;
+    r->records = hak_os_reserve_aligned(records_bytes, hak_os_page_size());
+    if (r->records == NULL) {
+        hak_os_release(r, HAK_SEG_SIZE);
+        return NULL;
+    }
+    r->records_bytes = records_bytes;
+    r->block_size = size;
+    r->capacity = capacity;
+    hak_count(&prof_stats.store_regions, 1);
+    segmap_set((uintptr_t)r, SEGMAP_SAMPLED);
+    return r;
+}
+
+static char *block_at(store_region_t *r, uint32_t i) { return (char *)r + STORE_HEADER + (size_t)i * r->block_size; }
+
+void *prof_store_alloc(size_t size, prof_record_t *rec) {
+    unsigned k = 0;
+    while (k < nsizes && sizes[k].size != size) k++;
+    if (k == nsizes) {
+        if (nsizes == STORE_SIZES) return NULL;
+        sizes[nsizes++].size = (uint32_t)size;
+    }
+    store_region_t *r = sizes[k].regions;
+    while (r != NULL && r->free == NULL && r->carved == r->capacity) r = r->next;
+    if (r == NULL) {
+        if ((r = region_new((uint32_t)size)) == NULL) return NULL;
+        r->next = sizes[k].regions;
+        sizes[k].regions = r;
+    }
+    char *b;
+    if (r->free != NULL) {
+        b = r->free;
+        r->free = *(void **)b;
+    } else {
+        b = block_at(r, r->carved++);
+    }
+    uint32_t i = (uint32_t)((size_t)(b - block_at(r, 0)) / r->block_size);
+    r->live_bits[i / 64] |= (uint64_t)1 << (i % 64);
+    r->records[i] = rec;
+    r->live++;
+    return b;
+}
+
+// The region and index of a live block, or a report and abort.
+static store_region_t *live_block(void *p, uint32_t *index, const char *caller) {
+    store_region_t *r = (store_region_t *)segment_header_of(p);
+    size_t off = (size_t)((char *)p - (char *)r);
+    if (off >= STORE_HEADER && (off - STORE_HEADER) % r->block_size == 0) {
+        uint32_t i = (uint32_t)((off - STORE_HEADER) / r->block_size);
+        if (i < r->carved && (r->live_bits[i / 64] >> (i % 64) & 1)) {
+            *index = i;
+            return r;
+        }
+        if (i < r->carved) hak_fatal("%s(): double free %p", caller, p);
+    }
+    hak_fatal("%s(): invalid pointer %p", caller, p);
+}
+
+prof_record_t *prof_store_free(void *p, const char *caller) {
+    uint32_t i;
+    store_region_t *r = live_block(p, &i, caller);
+    r->live_bits[i / 64] &= ~((uint64_t)1 << (i % 64));
+    prof_record_t *rec = r->records[i];
+    *(void **)p = r->free;
+    r->free = p;
+    if (--r->live == 0) { // purge, then carve afresh: no freed block is in a list meanwhile
+        size_t page = hak_os_page_size(), used = ((size_t)r->carved * r->block_size + page - 1) & ~(page - 1);
+        hak_os_decommit(block_at(r, 0), used);
+        hak_os_decommit(r->records, r->records_bytes);
+        r->free = NULL;
+        r->carved = 0;
+    }
+    return rec;
+}
+
+size_t prof_store_usable(void *p, const char *caller) {
+    uint32_t i;
+    return live_block(p, &i, caller)->block_size;
+}
