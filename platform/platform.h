@@ -111,9 +111,12 @@ void hak_wakeup_wait(hak_wakeup_t *w);
 bool hak_signal_handle(int sig, void (*handler)(int));
 
 // ---- stacks ------------------------------------------------------------------------------------
-// The return addresses of the calling thread's stack, innermost first (libunwind, from the unwind
-// tables: no frame pointers needed; no malloc). Returns how many, at most max.
+// The return addresses of the calling thread's stack, innermost first (from the unwind tables: no
+// frame pointers needed; no malloc once warmed up; stack.c says which unwinder). Returns how many,
+// at most max.
 int hak_stack_capture(void **frames, int max);
+// Make the unwinder's first call (it loads a library, which allocates): at start-up, outside malloc.
+void hak_stack_warm_up(void);
 // The address range of hakmem's own code when it is a shared object (libhakmem.so); false when it
 // is linked into the program (its code is then not told from the program's this way).
 bool hak_own_code(uintptr_t *start, uintptr_t *end);

@@ -6,7 +6,7 @@ through LD_PRELOAD (glibc: no preload). Allocators are interleaved within each r
 checked to have been served by the allocator it is filed under, and medians are compared as ratios.
 
   benchmarks/runner/run.py [--quick | --full] [--workloads a,b] [--allocators x,y] [--runs N]
-                           [--variant NAME=path/to/libhakmem-variant.so ...]
+                           [--variant NAME=path/to/libhakmem-variant.so[,HAKMEM_X=V...] ...]
 
 Writes runs.csv, medians.csv, report.md and PNG charts (if gnuplot is installed) to
 <build-dir>/bench/ (default build/release/bench/). Python 3 standard library only.
@@ -170,10 +170,11 @@ def read_manifest(build_dir):
 
 
 class Allocator:
-    def __init__(self, name, lib, kind):
+    def __init__(self, name, lib, kind, extra_env=None):
         self.name = name  # column name
         self.lib = lib    # path to preload, or None for glibc
         self.kind = kind  # "hakmem" (hakmem or a variant: checked by its counters), "glibc", "peer"
+        self.extra_env = extra_env or {}  # a variant's own HAKMEM_* options
 
     def env(self):
         env = dict(os.environ)
@@ -185,6 +186,7 @@ class Allocator:
             env["LD_PRELOAD"] = self.lib
         if self.kind == "hakmem":
             env["HAKMEM_STATS"] = "1"
+        env.update(self.extra_env)
         return env
 
 
@@ -707,13 +709,17 @@ def choose_allocators(a, manifest, build_dir, missing_peer=None):
             die(f"unknown allocator '{n}' (known: {', '.join(DEFAULT_ALLOCATORS)}; add others with --variant)")
     for v in a.variant:
         if "=" not in v:
-            die(f"--variant wants NAME=PATH, got '{v}'")
+            die(f"--variant wants NAME=PATH[,VAR=VALUE...], got '{v}'")
         vn, vp = v.split("=", 1)
+        vp, *options = vp.split(",")
+        extra = dict(o.split("=", 1) for o in options if "=" in o)
+        if len(extra) != len(options) or not all(k.startswith("HAKMEM_") for k in extra):
+            die(f"--variant {vn}: options after the path are HAKMEM_VAR=VALUE, got {options}")
         if not vn or any(x.name == vn for x in allocs) or vn in DEFAULT_ALLOCATORS:
             die(f"--variant name '{vn}' is empty or already used")
         if not os.path.exists(vp):
             die(f"--variant {vn}: {vp} does not exist")
-        allocs.append(Allocator(vn, os.path.realpath(vp), "hakmem"))
+        allocs.append(Allocator(vn, os.path.realpath(vp), "hakmem", extra))
     if not allocs:
         die("no allocators")
     return allocs
@@ -729,8 +735,9 @@ def main():
     ap.add_argument("--workloads", help="comma-separated case names or program names (default: all of the mode)")
     ap.add_argument("--allocators", help="comma-separated: " + ",".join(DEFAULT_ALLOCATORS) + " (default: all)")
     ap.add_argument("--runs", type=int, help="runs per allocator and case (default 3 quick, 5 full)")
-    ap.add_argument("--variant", action="append", default=[], metavar="NAME=PATH",
-                    help="add a hakmem variant library as another column (repeatable)")
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=PATH[,HAKMEM_X=V...]",
+                    help="add a hakmem variant library as another column, with options of its own "
+                         "(repeatable; the same library with other options is a variant too)")
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build", "release"),
                     help="release build directory (default: build/release)")
     ap.add_argument("--hakmem", help="path of libhakmem.so (default: from <build-dir>/bench/manifest.json)")

@@ -52,10 +52,21 @@ static void *signal_thread(void *arg) {
 }
 
 void prof_start(void) {
-    if (hak_prof_rate == 0 || hak_options.prof_signal <= 0) return;
+    if (hak_prof_rate == 0) return;
+    hak_stack_warm_up();
+    prof_set_ready();
+    if (hak_options.prof_signal <= 0) return;
     if (!hak_wakeup_init(&signalled) || hak_thread_start(signal_thread, NULL, "hakmem-prof") != 0 ||
         !hak_signal_handle((int)hak_options.prof_signal, on_signal))
         hak_log("no heap profiles on signal %ld", hak_options.prof_signal);
+}
+
+bool prof_maintain(bool all) {
+    if (hak_prof_rate == 0) return false;
+    hak_lock(&prof_lock);
+    bool purged = prof_store_purge(all);
+    hak_unlock(&prof_lock);
+    return purged;
 }
 
 void prof_report(hak_stats_writer_t *w) {

@@ -23,7 +23,8 @@ extern HAK_INTERNAL uint64_t hak_prof_rate;
 
 // Start-up (from hak_init, after the options): the rate, the lock protected across fork.
 void prof_init(void);
-// After start-up, outside malloc (hakmem's constructor): the thread that writes a profile on
+// After start-up, outside malloc (hakmem's constructor): the unwinder's first call (it loads a
+// library; allocations before it are not sampled), and the thread that writes a profile on
 // HAKMEM_PROF_SIGNAL.
 void prof_start(void);
 
@@ -51,6 +52,9 @@ void prof_forget_huge(void *record);
 int prof_dump(const char *path);
 // At exit: HAKMEM_PROF_FILE's profile and HAKMEM_LEAKS's report.
 void prof_exit(void);
+// The maintenance pass (and malloc_trim, with `all`): the store's regions empty for
+// HAKMEM_PURGE_DELAY_MS give their pages back. True if memory was.
+bool prof_maintain(bool all);
 // The statistics report's group (nothing when profiling is off).
 void prof_report(hak_stats_writer_t *w);
 

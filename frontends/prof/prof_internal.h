@@ -31,6 +31,8 @@ extern HAK_INTERNAL prof_counters_t prof_stats;
 
 // Where hakmem's own code is, so that samples leave its frames out (sample.c).
 void prof_find_own_code(void);
+// The unwinder is warmed up: samples may be taken from now on.
+void prof_set_ready(void);
 
 // Under prof_lock: a record of an allocation of `size` bytes at this stack, counted in its
 // stack's totals (NULL when memory ran out); and its end, when the allocation is freed.
@@ -41,6 +43,8 @@ void prof_record_forget(prof_record_t *r);
 void *prof_store_alloc(size_t size, prof_record_t *r);
 prof_record_t *prof_store_free(void *p, const char *caller);
 size_t prof_store_usable(void *p, const char *caller);
+// Purge the regions empty for HAKMEM_PURGE_DELAY_MS (all: every empty one). True if one was.
+bool prof_store_purge(bool all);
 
 // The profile and the leak report (dump.c).
 int prof_write_profile(const char *path);

@@ -13,6 +13,17 @@ prof_counters_t prof_stats;
 // is not sampled.
 static __thread bool in_profiler;
 
+// Set by prof_start once the unwinder has made its first call (which loads a library: from inside
+// the dynamic loader's own allocations, that breaks it). Allocations before are not sampled.
+static _Atomic bool ready;
+
+void prof_set_ready(void) { atomic_store_explicit(&ready, true, memory_order_release); }
+
+// Not in the profiler already, and ready (acquire: pairs with prof_set_ready, after the warm-up).
+static bool can_sample(void) {
+    return !in_profiler && atomic_load_explicit(&ready, memory_order_acquire);
+}
+
 // ---- gaps --------------------------------------------------------------------------------------
 
 static uint64_t rng_next(uint64_t *s) { // xorshift64*
@@ -105,7 +116,7 @@ void prof_find_own_code(void) {
 }
 
 void *prof_sample_block(size_t size, void *program) {
-    if (in_profiler) {
+    if (!can_sample()) {
         hak_count(&prof_stats.samples_lost, 1);
         return NULL;
     }
@@ -148,7 +159,10 @@ void prof_note_huge(void **record, size_t size, void *program) {
     huge_bytes_until -= (double)size;
     if (huge_bytes_until > 0) return;
     while (huge_bytes_until <= 0) huge_bytes_until += exp1(&huge_rng) * (double)hak_prof_rate;
-    if (in_profiler) return;
+    if (!can_sample()) {
+        hak_count(&prof_stats.samples_lost, 1);
+        return;
+    }
     in_profiler = true;
     void *frames[STACK_TABLE_MAX_DEPTH];
     unsigned depth = capture(frames, program);

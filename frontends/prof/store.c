@@ -1,7 +1,10 @@
 // The store of sampled blocks of slab sizes: 2 MiB regions, each of blocks of one size after a
 // 64 KiB header, registered in the segmap as SEGMAP_SAMPLED. A block's address gives its region
-// (segment_header_of), its index, and so its record. A region whose last block is freed gives its
-// pages back (they are reused from the start). Under prof_lock.
+// (segment_header_of), its index, and so its record. A region whose last block was freed keeps
+// its pages for the next samples until the maintenance pass finds it empty for
+// HAKMEM_PURGE_DELAY_MS (at once on malloc_trim): then its pages go back and it is carved afresh.
+// Giving them back at every emptying made a program with few live samples of a size pay a purge
+// and its page faults on most samples (large blocks: 100x slower). Under prof_lock.
 #include "prof_internal.h"
 
 #include "segmap.h"
@@ -12,8 +15,11 @@
 
 typedef struct store_region {
     uint32_t block_size, capacity, carved, live;
+    uint64_t empty_since_ms;     // when live fell to 0 (meaningful while live is 0 and carved > 0)
     void *free;                  // freed blocks, linked through their first word
     struct store_region *next;   // the next region of the same size
+    struct store_region *next_partial; // the next of its size with room (when in_partial)
+    bool in_partial;
     prof_record_t **records;     // capacity of them, mapped apart (touched sparsely)
     size_t records_bytes;
     uint64_t live_bits[];        // capacity bits: which blocks are handed out
@@ -23,7 +29,8 @@ typedef struct store_region {
 #define STORE_SIZES 128
 static struct {
     uint32_t size;
-    store_region_t *regions;
+    store_region_t *regions; // all of them
+    store_region_t *partial; // those with a free or uncarved block: an allocation takes the first
 } sizes[STORE_SIZES];
 static unsigned nsizes;
 
@@ -56,12 +63,13 @@ void *prof_store_alloc(size_t size, prof_record_t *rec) {
         if (nsizes == STORE_SIZES) return NULL;
         sizes[nsizes++].size = (uint32_t)size;
     }
-    store_region_t *r = sizes[k].regions;
-    while (r != NULL && r->free == NULL && r->carved == r->capacity) r = r->next;
+    store_region_t *r = sizes[k].partial;
     if (r == NULL) {
         if ((r = region_new((uint32_t)size)) == NULL) return NULL;
         r->next = sizes[k].regions;
         sizes[k].regions = r;
+        r->in_partial = true;
+        sizes[k].partial = r;
     }
     char *b;
     if (r->free != NULL) {
@@ -74,6 +82,10 @@ void *prof_store_alloc(size_t size, prof_record_t *rec) {
     r->live_bits[i / 64] |= (uint64_t)1 << (i % 64);
     r->records[i] = rec;
     r->live++;
+    if (r->free == NULL && r->carved == r->capacity) { // full: off the partial list (its head)
+        sizes[k].partial = r->next_partial;
+        r->in_partial = false;
+    }
     return b;
 }
 
@@ -99,17 +111,42 @@ prof_record_t *prof_store_free(void *p, const char *caller) {
     prof_record_t *rec = r->records[i];
     *(void **)p = r->free;
     r->free = p;
-    if (--r->live == 0) { // purge, then carve afresh: no freed block is in a list meanwhile
-        size_t page = hak_os_page_size(), used = ((size_t)r->carved * r->block_size + page - 1) & ~(page - 1);
-        hak_os_decommit(block_at(r, 0), used);
-        hak_os_decommit(r->records, r->records_bytes);
-        r->free = NULL;
-        r->carved = 0;
+    if (!r->in_partial) { // it has room again
+        unsigned k = 0;
+        while (sizes[k].size != r->block_size) k++;
+        r->next_partial = sizes[k].partial;
+        sizes[k].partial = r;
+        r->in_partial = true;
     }
+    if (--r->live == 0) r->empty_since_ms = hak_clock_ms();
     return rec;
 }
 
 size_t prof_store_usable(void *p, const char *caller) {
     uint32_t i;
     return live_block(p, &i, caller)->block_size;
+}
+
+// Purge a region with no live block: its blocks' pages and its records go back, and it is carved
+// afresh (no freed block stays in a list meanwhile).
+static void region_purge(store_region_t *r) {
+    size_t page = hak_os_page_size(), used = ((size_t)r->carved * r->block_size + page - 1) & ~(page - 1);
+    hak_os_decommit(block_at(r, 0), used);
+    hak_os_decommit(r->records, r->records_bytes);
+    r->free = NULL;
+    r->carved = 0;
+}
+
+bool prof_store_purge(bool all) {
+    uint64_t now = hak_clock_ms();
+    bool purged = false;
+    for (unsigned k = 0; k < nsizes; k++)
+        for (store_region_t *r = sizes[k].regions; r != NULL; r = r->next)
+            if (r->live == 0 && r->carved > 0 &&
+                (all || (hak_options.purge_delay_ms >= 0 &&
+                         now - r->empty_since_ms >= (uint64_t)hak_options.purge_delay_ms))) {
+                region_purge(r);
+                purged = true;
+            }
+    return purged;
 }

@@ -6,6 +6,7 @@
 #include "drain.h"
 #include "grow.h"
 #include "heaps.h"
+#include "prof.h"
 #include "remote_free.h"
 #include "sample.h"
 #include "segments.h"
@@ -116,6 +117,7 @@ bool heap_maintain(bool all) {
     if (reclaim_abandoned(all)) released = true;
     if (segments_expire(all)) released = true;
     if (segments_purge_dirty_slots(all)) released = true;
+    if (prof_maintain(all)) released = true;
     return released;
 }
 

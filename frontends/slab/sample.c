@@ -6,12 +6,15 @@ static uint64_t next_gap(hak_heap_t *h, unsigned cls) {
     return hak_prof_rate ? prof_next_gap(hak_class_size[cls], &h->sample_rng) : SAMPLE_NEVER;
 }
 
+// Profiling on, a class's first allocation comes to heap_sample_take, which draws its first gap
+// then: a thread that uses few classes (most short ones) draws few.
 void heap_sample_init(hak_heap_t *h) {
     h->sample_rng = hak_os_random_seed() ^ (uint64_t)(uintptr_t)h;
+    uint64_t first = hak_prof_rate ? 1 : SAMPLE_NEVER;
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
-        uint64_t gap = next_gap(h, c);
-        h->cache[c].until_sample = gap;
-        h->sample_base[c] = gap;
+        h->cache[c].until_sample = first;
+        h->sample_base[c] = first;
+        h->sample_drawn[c] = !hak_prof_rate;
     }
 }
 
@@ -21,6 +24,16 @@ void *heap_sample_take(void *b, void *program) {
     heap_cache_t *c = &h->cache[cls];
     // The count goes on from zero: allocations so far stay sample_base - until_sample.
     uint64_t gap = next_gap(h, cls);
+    if (!h->sample_drawn[cls]) { // the class's first allocation: the first gap says if it is sampled
+        h->sample_drawn[cls] = 1;
+        if (gap > 1) {
+            h->sample_base[cls] += gap - 1;
+            c->until_sample = gap - 1;
+            heap_unmark(b);
+            return b;
+        }
+        gap = next_gap(h, cls);
+    }
     h->sample_base[cls] += gap;
     c->until_sample = gap;
     void *sampled = hak_prof_rate ? prof_sample_block(hak_class_size[cls], program) : NULL;
