@@ -12,18 +12,20 @@
 // sample of a big block). So a thread's first stacks go through glibc's, the rest through
 // libunwind's. Under ThreadSanitizer glibc's only: its runtime crashes in the destructor of
 // libunwind's per-thread cache.
+#ifndef __SANITIZE_THREAD__
 #define CHEAP_FIRST_STACKS 16
 static __thread unsigned stacks_taken;
 
 int hak_stack_capture(void **frames, int max) {
-    int n;
-#ifndef __SANITIZE_THREAD__
-    if (++stacks_taken > CHEAP_FIRST_STACKS) n = unw_backtrace(frames, max);
-    else
-#endif
-        n = backtrace(frames, max);
+    int n = ++stacks_taken > CHEAP_FIRST_STACKS ? unw_backtrace(frames, max) : backtrace(frames, max);
     return n > 0 ? n : 0;
 }
+#else
+int hak_stack_capture(void **frames, int max) {
+    int n = backtrace(frames, max);
+    return n > 0 ? n : 0;
+}
+#endif
 
 // glibc's first backtrace loads libgcc_s with dlopen, which allocates.
 void hak_stack_warm_up(void) {
