@@ -89,3 +89,7 @@ uint64_t hak_os_random_seed(void) {
 }
 
 void *hak_os_next_symbol(const char *symbol) { return dlsym(RTLD_NEXT, symbol); }
+
+void *hak_os_library(const char *name) { return dlopen(name, RTLD_NOW | RTLD_LOCAL); }
+
+void *hak_os_library_symbol(void *library, const char *symbol) { return dlsym(library, symbol); }

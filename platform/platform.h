@@ -115,7 +115,7 @@ bool hak_signal_handle(int sig, void (*handler)(int));
 // frame pointers needed; no malloc once warmed up; stack.c says which unwinder). Returns how many,
 // at most max.
 int hak_stack_capture(void **frames, int max);
-// Make the unwinder's first call (it loads a library, which allocates): at start-up, outside malloc.
+// Make the unwinders ready (their first call and dlopen allocate): at start-up, outside malloc.
 void hak_stack_warm_up(void);
 // The address range of hakmem's own code when it is a shared object (libhakmem.so); false when it
 // is linked into the program (its code is then not told from the program's this way).
@@ -127,6 +127,10 @@ uint64_t hak_os_random_seed(void);
 // The definition of `symbol` that the dynamic linker finds after hakmem's (dlsym RTLD_NEXT), or
 // NULL: how hakmem reaches another library's function it also defines.
 void *hak_os_next_symbol(const char *symbol);
+// A shared library loaded now (dlopen, RTLD_LOCAL: its symbols interpose nothing), or NULL; a
+// symbol of it, or NULL. Outside malloc: loading allocates.
+void *hak_os_library(const char *name);
+void *hak_os_library_symbol(void *library, const char *symbol);
 
 // ---- clock --------------------------------------------------------------------------------------
 // Milliseconds of a monotonic clock (vDSO, no system call).

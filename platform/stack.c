@@ -1,36 +1,39 @@
-#define UNW_LOCAL_ONLY // this process's own stack: libunwind's fast local unwinder
 #include "platform.h"
 
+#include <dlfcn.h>
 #include <execinfo.h>
-#include <libunwind.h>
 
 // Two unwinders over the unwind tables (programs built without frame pointers unwind too):
-// libunwind's unw_backtrace keeps a per-thread cache of decoded steps, which makes a thread's stacks
-// cheap after the first ones but costs every thread that unwinds a mapping and page faults to set
-// it up (with the profiler on, a program of short-lived threads ran 3x slower); glibc's backtrace
-// (libgcc's unwinder) keeps no per-thread state but decodes every frame anew (2-4x the cost of a
-// sample of a big block). So a thread's first stacks go through glibc's, the rest through
-// libunwind's. Under ThreadSanitizer glibc's only: its runtime crashes in the destructor of
-// libunwind's per-thread cache.
-#ifndef __SANITIZE_THREAD__
+// glibc's backtrace (libgcc's unwinder) keeps no per-thread state but decodes every frame anew;
+// libunwind's unw_backtrace keeps a per-thread cache of decoded steps, which makes a thread's
+// stacks 2-4x cheaper after the first ones but costs every thread that unwinds a mapping and page
+// faults to set it up (with the profiler on, a program of short-lived threads ran 3x slower on it
+// alone). So a thread's first stacks go through glibc's, the rest through libunwind's when it is
+// installed (Debian: libunwind8). It is loaded when the profiler starts, not linked: a program
+// that does not profile maps neither it nor zlib (0.5 MB resident each program). Not under
+// ThreadSanitizer: its runtime would unwind through libunwind's _Unwind_Backtrace and crash in its
+// per-thread destructor.
 #define CHEAP_FIRST_STACKS 16
+typedef int unw_backtrace_fn(void **frames, int max);
+static unw_backtrace_fn *_Atomic cached_unwinder;
 static __thread unsigned stacks_taken;
 
 int hak_stack_capture(void **frames, int max) {
-    int n = ++stacks_taken > CHEAP_FIRST_STACKS ? unw_backtrace(frames, max) : backtrace(frames, max);
+    // relaxed: set once, before the profiler takes its first sample (prof_start).
+    unw_backtrace_fn *fast = atomic_load_explicit(&cached_unwinder, memory_order_relaxed);
+    int n = fast != NULL && ++stacks_taken > CHEAP_FIRST_STACKS ? fast(frames, max) : backtrace(frames, max);
     return n > 0 ? n : 0;
 }
-#else
-int hak_stack_capture(void **frames, int max) {
-    int n = backtrace(frames, max);
-    return n > 0 ? n : 0;
-}
-#endif
 
-// glibc's first backtrace loads libgcc_s with dlopen, which allocates.
 void hak_stack_warm_up(void) {
     void *frames[4];
-    (void)backtrace(frames, 4);
+    (void)backtrace(frames, 4); // glibc's first call loads libgcc_s with dlopen, which allocates
+#ifndef __SANITIZE_THREAD__
+    void *libunwind = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    if (libunwind != NULL)
+        atomic_store_explicit(&cached_unwinder, (unw_backtrace_fn *)dlsym(libunwind, "unw_backtrace"),
+                              memory_order_relaxed);
+#endif
 }
 
 #include <elf.h>

@@ -3,9 +3,9 @@
 #
 #   scripts/setup.sh [test|bench]
 #
-#   test   (default) compilers, CMake, Ninja, cmocka, Google Benchmark, libunwind and zlib (the
-#          heap profiler's stacks and gzip), Go (its pprof reads the profiles in the tests),
-#          python3, sqlite3, valgrind: everything to build every preset and run every test.
+#   test   (default) compilers, CMake, Ninja, cmocka, Google Benchmark, zlib's header (the heap
+#          profiler loads libz.so.1 to gzip its profiles), Go (its pprof reads the profiles in the
+#          tests), python3, sqlite3, valgrind: everything to build every preset and run every test.
 #   bench  the test set plus the peer allocators (mimalloc, jemalloc, tcmalloc) and gnuplot.
 #
 # When everything is already installed this is a fast no-op (one dpkg-query, no apt-get update).
@@ -14,7 +14,7 @@ set -euo pipefail
 set_name=${1:-test}
 
 test_pkgs=(cmake ninja-build gcc g++ clang pkg-config libcmocka-dev libbenchmark-dev
-           libunwind-dev zlib1g-dev golang-go python3 sqlite3 valgrind)
+           zlib1g-dev golang-go python3 sqlite3 valgrind)
 bench_pkgs=(libmimalloc2.0 libjemalloc2 libtcmalloc-minimal4 gnuplot-nox)
 
 case "$set_name" in

@@ -1,8 +1,8 @@
 #include "pprof.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
-#include <unistd.h>
 #include <zlib.h>
 
 // profile.proto's field numbers.
@@ -210,15 +210,30 @@ static void zfree(voidpf opaque, voidpf address) {
     hak_os_release(mem, *(size_t *)mem);
 }
 
-static int write_all(int fd, const unsigned char *data, size_t n) {
-    while (n > 0) {
-        ssize_t w = write(fd, data, n);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return -1;
-        data += w;
-        n -= (size_t)w;
+
+// zlib, loaded when a profile is first written (not linked: a program that never profiles maps
+// nothing of it). NULL functions: not installed; the profile is then written uncompressed, which
+// pprof reads as well.
+static struct {
+    _Atomic int state; // 0: not tried, 1: loaded, 2: not there
+    int (*init)(z_streamp, int, int, int, int, int, const char *, int);
+    int (*deflate)(z_streamp, int);
+    int (*end)(z_streamp);
+} zlib;
+
+static bool zlib_load(void) {
+    // acquire/release: whoever sees 1 sees the functions (two first writers may both load).
+    int state = atomic_load_explicit(&zlib.state, memory_order_acquire);
+    if (state != 0) return state == 1;
+    void *lib = hak_os_library("libz.so.1");
+    if (lib != NULL) {
+        zlib.init = hak_os_library_symbol(lib, "deflateInit2_");
+        zlib.deflate = hak_os_library_symbol(lib, "deflate");
+        zlib.end = hak_os_library_symbol(lib, "deflateEnd");
     }
-    return 0;
+    bool ok = zlib.init != NULL && zlib.deflate != NULL && zlib.end != NULL;
+    atomic_store_explicit(&zlib.state, ok ? 1 : 2, memory_order_release);
+    return ok;
 }
 
 int pprof_write(pprof_t *p, int fd) {
@@ -228,9 +243,11 @@ int pprof_write(pprof_t *p, int fd) {
         errno = ENOMEM;
         return -1;
     }
+    if (!zlib_load()) return hak_file_write_all(fd, data, len);
     z_stream z = {.zalloc = zalloc, .zfree = zfree};
     // windowBits 15 + 16: a gzip header and trailer around the deflate stream.
-    if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) {
+    if (zlib.init(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+                  (int)sizeof z) != Z_OK) {
         errno = ENOMEM;
         return -1;
     }
@@ -241,12 +258,12 @@ int pprof_write(pprof_t *p, int fd) {
     do {
         z.next_out = chunk;
         z.avail_out = sizeof chunk;
-        zr = deflate(&z, Z_FINISH);
-        if (zr == Z_STREAM_ERROR || write_all(fd, chunk, sizeof chunk - z.avail_out) != 0) {
+        zr = zlib.deflate(&z, Z_FINISH);
+        if (zr == Z_STREAM_ERROR || hak_file_write_all(fd, chunk, sizeof chunk - z.avail_out) != 0) {
             status = -1;
             break;
         }
     } while (zr != Z_STREAM_END);
-    deflateEnd(&z);
+    zlib.end(&z);
     return status;
 }

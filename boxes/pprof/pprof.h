@@ -58,8 +58,8 @@ void pprof_sample(pprof_t *p, const uint64_t *location_ids, unsigned nlocations,
 // Finish the profile (once: nothing is added after) and give it encoded, uncompressed; NULL if
 // memory ran out.
 const char *pprof_encode(pprof_t *p, size_t *len);
-// Finish the profile (once) and write it gzipped to fd. Returns 0, or -1 with errno set (ENOMEM,
-// or write's).
+// Finish the profile (once) and write it gzipped to fd (zlib, loaded at the first call; without
+// it, uncompressed). Returns 0, or -1 with errno set (ENOMEM, or write's).
 int pprof_write(pprof_t *p, int fd);
 
 #endif

@@ -2,10 +2,10 @@
 #define _GNU_SOURCE // dladdr
 #include "pprof.h"
 #include "prof_internal.h"
+#include "prof_math.h"
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,8 +93,8 @@ int prof_write_profile(const char *path) {
             ids[i] = next_location++;
             pprof_location(&p, ids[i], mapping_of(maps, nmaps, addr), addr);
         }
-        int64_t values[4] = {llround(s->alloc_objects), llround(s->alloc_bytes),
-                             llround(fmax(s->inuse_objects, 0)), llround(fmax(s->inuse_bytes, 0))};
+        int64_t values[4] = {prof_round_nonneg(s->alloc_objects), prof_round_nonneg(s->alloc_bytes),
+                             prof_round_nonneg(s->inuse_objects), prof_round_nonneg(s->inuse_bytes)};
         pprof_sample(&p, ids, s->depth, values, 4);
     }
     hak_unlock(&prof_lock);
@@ -149,7 +149,7 @@ void prof_report_leaks(void) {
                 order[i] = order[j];
                 order[j] = t;
             }
-        total_objects += (size_t)llround(order[i]->inuse_objects);
+        total_objects += (size_t)prof_round_nonneg(order[i]->inuse_objects);
         total_bytes += order[i]->inuse_bytes;
     }
     hak_log("leaks: about %.0f bytes in %zu objects still allocated at exit, from %zu stacks "

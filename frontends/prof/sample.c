@@ -1,7 +1,8 @@
 // Taking samples: the gaps between them, the stacks, the records and their totals.
 #include "prof_internal.h"
 
-#include <math.h>
+#include "prof_math.h"
+
 #include <string.h>
 
 uint64_t hak_prof_rate;
@@ -38,14 +39,14 @@ static uint64_t rng_next(uint64_t *s) { // xorshift64*
 // An exponential variate of mean 1.
 static double exp1(uint64_t *rng) {
     double u = (double)((rng_next(rng) >> 11) + 1) * 0x1.0p-53; // (0, 1]
-    return -log(u);
+    return -prof_ln(u);
 }
 
 // Each byte is sampled with chance 1 / rate, independently: the allocations of s bytes between two
 // samples are geometric, P(gap > k) = exp(-k s / rate), drawn as ceil(E rate / s).
 uint64_t prof_next_gap(size_t size, uint64_t *rng) {
-    double gap = ceil(exp1(rng) * (double)hak_prof_rate / (double)size);
-    return gap < 1 ? 1 : gap > 0x1p62 ? (uint64_t)1 << 62 : (uint64_t)gap;
+    double gap = exp1(rng) * (double)hak_prof_rate / (double)size;
+    return gap < 1 ? 1 : gap > 0x1p62 ? (uint64_t)1 << 62 : prof_ceil(gap);
 }
 
 // ---- records -----------------------------------------------------------------------------------
@@ -71,7 +72,7 @@ prof_record_t *prof_record_new(void *const *frames, unsigned depth, size_t size)
         record_chunk_left -= sizeof *r;
     }
     // The chance that an allocation of `size` bytes holds a sampled byte.
-    double p = -expm1(-(double)size / (double)hak_prof_rate);
+    double p = prof_one_minus_exp_neg((double)size / (double)hak_prof_rate);
     r->stack = st;
     r->size = size;
     r->objects = 1 / p;
