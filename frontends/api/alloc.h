@@ -22,8 +22,12 @@ HAK_INLINE unsigned aligned_class(size_t align, size_t size) {
 // NULL with errno = ENOMEM.
 void *aligned_alloc_any(size_t align, size_t size);
 
-// free: a slab block to the thread's cache (the fast path), a grow region's block, a sampled
-// block, a huge block; anything else is reported and aborts.
+// free of anything but a slab block: NULL, a grow region's block, a sampled block, a huge block;
+// anything else is reported and aborts. Out of line, so that free's fast path keeps no register
+// across a call (no stack frame).
+void free_other(void *p, unsigned what);
+
+// free: a slab block to the thread's cache (the fast path), or free_other.
 HAK_INLINE void free_any(void *p) {
     uintptr_t hdr = segment_header_of(p);
     unsigned what = segmap_get(hdr);
@@ -38,19 +42,7 @@ HAK_INLINE void free_any(void *p) {
         heap_free((hak_segment_t *)hdr, p, what);
         return;
     }
-    if (p == NULL) return;
-    if (what == SEGMAP_GROW) {
-        heap_grow_free((grow_region_t *)hdr, p);
-        return;
-    }
-    if (what == SEGMAP_SAMPLED) {
-        prof_free_block(p, "free");
-        return;
-    }
-    os_direct_header_t *h = what == SEGMAP_HUGE ? os_direct_header(p) : NULL;
-    if (h == NULL) hak_fatal("free(): invalid pointer %p", p);
-    if (h->sample != NULL) prof_forget_huge(h->sample);
-    os_direct_free(h);
+    free_other(p, what);
 }
 
 #endif

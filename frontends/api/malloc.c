@@ -53,6 +53,22 @@ HAK_EXPORT void *hak_malloc(size_t size) {
 
 HAK_EXPORT void hak_free(void *p) { free_any(p); }
 
+HAK_NOINLINE void free_other(void *p, unsigned what) {
+    if (p == NULL) return;
+    if (what == SEGMAP_GROW) {
+        heap_grow_free((grow_region_t *)segment_header_of(p), p);
+        return;
+    }
+    if (what == SEGMAP_SAMPLED) {
+        prof_free_block(p, "free");
+        return;
+    }
+    os_direct_header_t *h = what == SEGMAP_HUGE ? os_direct_header(p) : NULL;
+    if (h == NULL) hak_fatal("free(): invalid pointer %p", p);
+    if (h->sample != NULL) prof_forget_huge(h->sample);
+    os_direct_free(h);
+}
+
 // The size and alignment are not needed to find the block.
 HAK_EXPORT void hak_free_sized(void *p, size_t size) { free_any(p); }
 HAK_EXPORT void hak_free_aligned_sized(void *p, size_t align, size_t size) { free_any(p); }
