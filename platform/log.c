@@ -4,15 +4,10 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 void hak_write_stderr(const char *s, size_t n) {
     int saved_errno = errno;
-    for (size_t off = 0; off < n;) {
-        ssize_t w = write(2, s + off, n - off);
-        if (w <= 0) break;
-        off += (size_t)w;
-    }
+    (void)hak_file_write_all(2, s, n); // nowhere to report a failure to write the report
     errno = saved_errno;
 }
 

@@ -1,7 +1,9 @@
 #include "platform.h"
 
-#include <dlfcn.h>
+#include <elf.h>
 #include <execinfo.h>
+#include <link.h>
+#include <sys/auxv.h>
 
 // Two unwinders over the unwind tables (programs built without frame pointers unwind too):
 // glibc's backtrace (libgcc's unwinder) keeps no per-thread state but decodes every frame anew;
@@ -21,7 +23,8 @@ static __thread unsigned stacks_taken;
 int hak_stack_capture(void **frames, int max) {
     // relaxed: set once, before the profiler takes its first sample (prof_start).
     unw_backtrace_fn *fast = atomic_load_explicit(&cached_unwinder, memory_order_relaxed);
-    int n = fast != NULL && ++stacks_taken > CHEAP_FIRST_STACKS ? fast(frames, max) : backtrace(frames, max);
+    int n = fast != NULL && ++stacks_taken > CHEAP_FIRST_STACKS ? fast(frames, max)
+                                                                 : backtrace(frames, max);
     return n > 0 ? n : 0;
 }
 
@@ -29,16 +32,13 @@ void hak_stack_warm_up(void) {
     void *frames[4];
     (void)backtrace(frames, 4); // glibc's first call loads libgcc_s with dlopen, which allocates
 #ifndef __SANITIZE_THREAD__
-    void *libunwind = dlopen("libunwind.so.8", RTLD_NOW | RTLD_LOCAL);
+    void *libunwind = hak_os_library("libunwind.so.8");
     if (libunwind != NULL)
-        atomic_store_explicit(&cached_unwinder, (unw_backtrace_fn *)dlsym(libunwind, "unw_backtrace"),
+        atomic_store_explicit(&cached_unwinder,
+                              (unw_backtrace_fn *)hak_os_library_symbol(libunwind, "unw_backtrace"),
                               memory_order_relaxed);
 #endif
 }
-
-#include <elf.h>
-#include <link.h>
-#include <sys/auxv.h>
 
 // The ELF header of the object this code is linked into: hakmem's shared library, or the program.
 extern const ElfW(Ehdr) __ehdr_start;
