@@ -14,6 +14,7 @@ void prof_init(void) {
     start_pid = hak_os_pid();
     prof_find_own_code();
     stack_table_init(&prof_stacks);
+    hak_fork_protect(&prof_writer_lock); // in the order they nest
     hak_fork_protect(&prof_lock);
 }
 
@@ -36,6 +37,13 @@ static void profile_path(char *out, size_t size, unsigned n) {
     if (n > 0 && len >= 0 && (size_t)len < size) snprintf(out + len, size - (size_t)len, ".%u", n);
 }
 
+// The n-th profile (0: the exit's), reported on stderr if it cannot be written.
+static void write_profile(unsigned n) {
+    char path[HAK_TEXT_OPTION_MAX + 64];
+    profile_path(path, sizeof path, n);
+    if (prof_dump(path) != 0) hak_log("heap profile %s not written (%s)", path, strerror(errno));
+}
+
 static void on_signal(int sig) {
     (void)sig;
     hak_wakeup_post(&signalled); // async-signal-safe; the profiler's thread does the writing
@@ -44,9 +52,7 @@ static void on_signal(int sig) {
 static void *signal_thread(void *arg) {
     for (unsigned n = 1;; n++) {
         hak_wakeup_wait(&signalled);
-        char path[HAK_TEXT_OPTION_MAX + 64];
-        profile_path(path, sizeof path, n);
-        if (prof_dump(path) != 0) hak_log("heap profile %s not written (%s)", path, strerror(errno));
+        write_profile(n);
     }
     return NULL;
 }
@@ -75,10 +81,6 @@ void prof_report(hak_stats_writer_t *w) {
 
 void prof_exit(void) {
     if (hak_prof_rate == 0) return;
-    if (hak_options.prof_file[0] != '\0') {
-        char path[HAK_TEXT_OPTION_MAX + 64];
-        profile_path(path, sizeof path, 0);
-        if (prof_dump(path) != 0) hak_log("heap profile %s not written (%s)", path, strerror(errno));
-    }
+    if (hak_options.prof_file[0] != '\0') write_profile(0);
     if (hak_options.leaks) prof_report_leaks();
 }

@@ -64,10 +64,15 @@ static unsigned mapping_of(const mapping_t *maps, unsigned n, uint64_t addr) {
     "^(malloc|calloc|realloc|reallocarray|free|posix_memalign|aligned_alloc|memalign|valloc|"    \
     "pvalloc|hak_.*|operator new.*|operator delete.*|_Zn[wa]m.*)$"
 
+// Serialises the writers of profiles (their mappings' buffer is shared); reading /proc/self/maps
+// under it, not under prof_lock, leaves sampling threads free meanwhile. Taken before prof_lock.
+hak_lock_t prof_writer_lock = HAK_LOCK_INIT;
+
 int prof_write_profile(const char *path) {
-    static mapping_t maps[MAX_MAPPINGS]; // static: large; writers are serialised by prof_lock
+    static mapping_t maps[MAX_MAPPINGS]; // static: large; under prof_writer_lock
     int fd = hak_file_create(path);
     if (fd < 0) return -1;
+    hak_lock(&prof_writer_lock);
     pprof_t p;
     pprof_init(&p);
     pprof_sample_type(&p, "alloc_objects", "count");
@@ -78,10 +83,10 @@ int prof_write_profile(const char *path) {
     pprof_period(&p, "space", "bytes", (int64_t)hak_prof_rate);
     pprof_time_nanos(&p, hak_clock_realtime_ns());
     pprof_drop_frames(&p, ALLOCATOR_FRAMES);
-    hak_lock(&prof_lock);
     unsigned nmaps = read_mappings(maps, MAX_MAPPINGS);
     for (unsigned i = 0; i < nmaps; i++)
         pprof_mapping(&p, i + 1, maps[i].start, maps[i].limit, maps[i].offset, maps[i].path);
+    hak_lock(&prof_lock);
     // A location per frame of every stack (pprof merges equal addresses); a caller's return
     // address less one, so that it falls in the call instruction.
     uint64_t next_location = 1;
@@ -98,6 +103,7 @@ int prof_write_profile(const char *path) {
         pprof_sample(&p, ids, s->depth, values, 4);
     }
     hak_unlock(&prof_lock);
+    hak_unlock(&prof_writer_lock);
     int status = pprof_write(&p, fd);
     int saved = errno;
     pprof_free(&p);
@@ -108,16 +114,6 @@ int prof_write_profile(const char *path) {
 }
 
 // ---- the leak report ---------------------------------------------------------------------------
-
-// Whether addr is hakmem's own code, when hakmem is a shared object of its own (linked into the
-// program, its frames are not told apart and are printed).
-static bool in_hakmem(void *addr) {
-    Dl_info self, info;
-    if (!dladdr((void *)prof_report_leaks, &self) || self.dli_fname == NULL ||
-        strstr(self.dli_fname, "libhakmem") == NULL)
-        return false;
-    return dladdr(addr, &info) && info.dli_fbase == self.dli_fbase;
-}
 
 static void print_frame(unsigned i, void *addr) {
     Dl_info info;
@@ -158,9 +154,8 @@ void prof_report_leaks(void) {
     for (size_t i = 0; i < k; i++) {
         st_stack_t *s = order[i];
         hak_log("leak: about %.0f bytes in %.0f objects allocated at:", s->inuse_bytes, s->inuse_objects);
-        unsigned shown = 0;
-        for (uint32_t f = 0; f < s->depth; f++)
-            if (shown > 0 || !in_hakmem(s->frames[f])) print_frame(shown++, s->frames[f]);
+        // The stacks start at the program's frame already (sample.c's capture).
+        for (uint32_t f = 0; f < s->depth; f++) print_frame(f, s->frames[f]);
     }
     if (order != NULL) hak_os_release(order, n * sizeof *order);
     hak_unlock(&prof_lock);

@@ -26,6 +26,8 @@ typedef struct {
 
 // Guards everything below, and the store.
 extern HAK_INTERNAL hak_lock_t prof_lock;
+// Serialises the writers of profiles (dump.c); taken before prof_lock.
+extern HAK_INTERNAL hak_lock_t prof_writer_lock;
 extern HAK_INTERNAL stack_table_t prof_stacks;
 extern HAK_INTERNAL prof_counters_t prof_stats;
 
@@ -34,9 +36,8 @@ void prof_find_own_code(void);
 // The unwinder is warmed up: samples may be taken from now on.
 void prof_set_ready(void);
 
-// Under prof_lock: a record of an allocation of `size` bytes at this stack, counted in its
-// stack's totals (NULL when memory ran out); and its end, when the allocation is freed.
-prof_record_t *prof_record_new(void *const *frames, unsigned depth, size_t size);
+// Under prof_lock: the end of a sample's record, when its allocation is freed (its stack's in-use
+// totals lose it).
 void prof_record_forget(prof_record_t *r);
 
 // Under prof_lock: a store block for a new record / the end of a store block (store.c).

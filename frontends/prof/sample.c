@@ -55,7 +55,13 @@ static prof_record_t *free_records;
 static char *record_chunk;
 static size_t record_chunk_left;
 
-prof_record_t *prof_record_new(void *const *frames, unsigned depth, size_t size) {
+static void record_free(prof_record_t *r) {
+    r->next_free = free_records;
+    free_records = r;
+}
+
+// A record of an allocation of `size` bytes at this stack, not yet counted in its totals.
+static prof_record_t *record_new(void *const *frames, unsigned depth, size_t size) {
     st_stack_t *st = stack_table_intern(&prof_stacks, frames, depth);
     if (st == NULL) return NULL;
     prof_record_t *r = free_records;
@@ -77,18 +83,20 @@ prof_record_t *prof_record_new(void *const *frames, unsigned depth, size_t size)
     r->size = size;
     r->objects = 1 / p;
     r->bytes = (double)size / p;
-    st->alloc_objects += r->objects;
-    st->alloc_bytes += r->bytes;
-    st->inuse_objects += r->objects;
-    st->inuse_bytes += r->bytes;
     return r;
+}
+
+static void record_count(prof_record_t *r) {
+    r->stack->alloc_objects += r->objects;
+    r->stack->alloc_bytes += r->bytes;
+    r->stack->inuse_objects += r->objects;
+    r->stack->inuse_bytes += r->bytes;
 }
 
 void prof_record_forget(prof_record_t *r) {
     r->stack->inuse_objects -= r->objects;
     r->stack->inuse_bytes -= r->bytes;
-    r->next_free = free_records;
-    free_records = r;
+    record_free(r);
     hak_count(&prof_stats.samples_freed, 1);
 }
 
@@ -116,22 +124,31 @@ void prof_find_own_code(void) {
     if (!hak_own_code(&own_start, &own_end)) own_start = own_end = 0;
 }
 
-void *prof_sample_block(size_t size, void *program) {
-    if (!can_sample()) {
-        hak_count(&prof_stats.samples_lost, 1);
-        return NULL;
+// A sample of an allocation of `size` bytes: its record, counted in its stack's totals, and (block
+// not NULL) a store block for it; NULL, counted as lost, when it cannot be taken. `taken` counts it.
+static prof_record_t *sample(size_t size, void *program, void **block, hak_counter_t *taken) {
+    prof_record_t *r = NULL;
+    if (can_sample()) {
+        in_profiler = true;
+        void *frames[STACK_TABLE_MAX_DEPTH];
+        unsigned depth = capture(frames, program); // before the lock: it may be slow
+        hak_lock(&prof_lock);
+        r = record_new(frames, depth, size);
+        if (r != NULL && block != NULL && (*block = prof_store_alloc(size, r)) == NULL) {
+            record_free(r);
+            r = NULL;
+        }
+        if (r != NULL) record_count(r);
+        hak_unlock(&prof_lock);
+        in_profiler = false;
     }
-    in_profiler = true;
-    void *frames[STACK_TABLE_MAX_DEPTH];
-    unsigned depth = capture(frames, program); // before the lock: it may be slow
+    hak_count(r != NULL ? taken : &prof_stats.samples_lost, 1);
+    return r;
+}
+
+void *prof_sample_block(size_t size, void *program) {
     void *b = NULL;
-    hak_lock(&prof_lock);
-    prof_record_t *r = prof_record_new(frames, depth, size);
-    if (r != NULL && (b = prof_store_alloc(size, r)) == NULL) prof_record_forget(r);
-    hak_unlock(&prof_lock);
-    in_profiler = false;
-    hak_count(b != NULL ? &prof_stats.samples : &prof_stats.samples_lost, 1);
-    return b;
+    return sample(size, program, &b, &prof_stats.samples) != NULL ? b : NULL;
 }
 
 void prof_free_block(void *p, const char *caller) {
@@ -160,18 +177,7 @@ void prof_note_huge(void **record, size_t size, void *program) {
     huge_bytes_until -= (double)size;
     if (huge_bytes_until > 0) return;
     while (huge_bytes_until <= 0) huge_bytes_until += exp1(&huge_rng) * (double)hak_prof_rate;
-    if (!can_sample()) {
-        hak_count(&prof_stats.samples_lost, 1);
-        return;
-    }
-    in_profiler = true;
-    void *frames[STACK_TABLE_MAX_DEPTH];
-    unsigned depth = capture(frames, program);
-    hak_lock(&prof_lock);
-    *record = prof_record_new(frames, depth, size);
-    hak_unlock(&prof_lock);
-    in_profiler = false;
-    hak_count(*record != NULL ? &prof_stats.huge_samples : &prof_stats.samples_lost, 1);
+    *record = sample(size, program, NULL, &prof_stats.huge_samples);
 }
 
 void prof_forget_huge(void *record) {

@@ -34,6 +34,17 @@ static struct {
 } sizes[STORE_SIZES];
 static unsigned nsizes;
 
+// The entry of a block size, added if new (-1: every entry taken).
+static int size_entry(size_t size) {
+    unsigned k = 0;
+    while (k < nsizes && sizes[k].size != size) k++;
+    if (k == nsizes) {
+        if (nsizes == STORE_SIZES) return -1;
+        sizes[nsizes++].size = (uint32_t)size;
+    }
+    return (int)k;
+}
+
 static store_region_t *region_new(uint32_t size) {
     uint32_t capacity = (uint32_t)((HAK_SEG_SIZE - STORE_HEADER) / size);
     _Static_assert(sizeof(store_region_t) + (HAK_SEG_SIZE - STORE_HEADER) / 16 / 8 <= STORE_HEADER,
@@ -57,12 +68,8 @@ static store_region_t *region_new(uint32_t size) {
 static char *block_at(store_region_t *r, uint32_t i) { return (char *)r + STORE_HEADER + (size_t)i * r->block_size; }
 
 void *prof_store_alloc(size_t size, prof_record_t *rec) {
-    unsigned k = 0;
-    while (k < nsizes && sizes[k].size != size) k++;
-    if (k == nsizes) {
-        if (nsizes == STORE_SIZES) return NULL;
-        sizes[nsizes++].size = (uint32_t)size;
-    }
+    int k = size_entry(size);
+    if (k < 0) return NULL;
     store_region_t *r = sizes[k].partial;
     if (r == NULL) {
         if ((r = region_new((uint32_t)size)) == NULL) return NULL;
@@ -112,8 +119,7 @@ prof_record_t *prof_store_free(void *p, const char *caller) {
     *(void **)p = r->free;
     r->free = p;
     if (!r->in_partial) { // it has room again
-        unsigned k = 0;
-        while (sizes[k].size != r->block_size) k++;
+        int k = size_entry(r->block_size);
         r->next_partial = sizes[k].partial;
         sizes[k].partial = r;
         r->in_partial = true;
