@@ -138,14 +138,16 @@ void segments_space(seg_kind_t kind, segments_space_t *out) {
     }
 }
 
-uint64_t segments_committed_bytes(void) {
-    uint64_t bytes = 0;
+void segments_space_total(segments_space_t *out) {
+    *out = (segments_space_t){0};
     for (unsigned kind = 0; kind < SEG_KINDS; kind++) {
-        segments_space_t space;
-        segments_space((seg_kind_t)kind, &space);
-        bytes += space.committed;
+        segments_space_t one;
+        segments_space((seg_kind_t)kind, &one);
+        out->mapped += one.mapped;
+        out->committed += one.committed;
+        out->free_slots += one.free_slots;
+        out->free_dirty_bytes += one.free_dirty_bytes;
     }
-    return bytes;
 }
 
 const shared_pool_counters_t *segments_pool_counters(seg_kind_t kind) { return &pools[kind].stats; }

@@ -46,8 +46,8 @@ typedef struct {
     uint64_t mapped, committed, free_slots, free_dirty_bytes;
 } segments_space_t;
 void segments_space(seg_kind_t kind, segments_space_t *out);
-// The committed bytes of every kind.
-uint64_t segments_committed_bytes(void);
+// The same, added up over every kind.
+void segments_space_total(segments_space_t *out);
 // The counters of a kind's pool of slots.
 const shared_pool_counters_t *segments_pool_counters(seg_kind_t kind);
 // The segment cache's counters (all zero without a cache).

@@ -10,15 +10,13 @@
 
 #include "os_direct.h"
 #include "segments.h"
-#include "slab_stats.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <malloc.h>
 #include <string.h>
-
-static const char *const range_names[SLAB_FRONTENDS] = {"tiny", "mid", "large"};
 
 // One size range's figures.
 typedef struct {
@@ -43,7 +41,7 @@ HAK_EXPORT void hak_malloc_stats(void) {
     slab_stats_t ss;
     slab_stats_sum(&ss);
     hak_stats_t st;
-    hak_stats_get(&st);
+    stats_from_slabs(&ss, &st);
     char buf[1024];
     size_t len = 0;
     for (unsigned f = 0; f < SLAB_FRONTENDS; f++) {
@@ -52,7 +50,7 @@ HAK_EXPORT void hak_malloc_stats(void) {
         len += (size_t)snprintf(buf + len, sizeof buf - len,
                                 "Arena %u (%s):\nsystem bytes     = %10" PRIu64
                                 "\nin use bytes     = %10" PRIu64 "\n",
-                                f, range_names[f], r.space.committed, r.in_use);
+                                f, slab_frontend_names[f], r.space.committed, r.in_use);
     }
     snprintf(buf + len, sizeof buf - len,
              "Total (incl. mmap):\nsystem bytes     = %10" PRIu64 "\nin use bytes     = %10" PRIu64
@@ -71,7 +69,7 @@ HAK_EXPORT int hak_malloc_info(int options, FILE *fp) {
     slab_stats_t ss;
     slab_stats_sum(&ss);
     hak_stats_t st;
-    hak_stats_get(&st);
+    stats_from_slabs(&ss, &st);
     range_figures_t r[SLAB_FRONTENDS];
     uint64_t fast_blocks = 0, fast_bytes = 0, rest_blocks = 0, rest_bytes = 0;
     for (unsigned f = 0; f < SLAB_FRONTENDS; f++) {

@@ -46,7 +46,8 @@ void *aligned_alloc_any(size_t align, size_t size) {
 // ---- the API ------------------------------------------------------------------------------------
 
 HAK_EXPORT void *hak_malloc(size_t size) {
-    if (HAK_LIKELY(size <= HAK_TINY_MAX)) return heap_alloc_from(heap_cache_at(size_class_small_entry(size)));
+    if (HAK_LIKELY(size <= HAK_TINY_MAX))
+        return heap_alloc_from(heap_cache_at(size_class_small_entry(size)));
     if (size <= HAK_LARGE_MAX) return heap_alloc(size_class_of(size));
     return huge_alloc(size, 16, false);
 }

@@ -9,7 +9,7 @@
 #include "prof.h"
 #include "purger.h"
 #include "segments.h"
-#include "slab_stats.h"
+#include "stats.h"
 
 #define GET(counter) hak_counter_get(&(counter))
 
@@ -36,33 +36,27 @@ static void memory_bytes(const slab_stats_t *ss, hak_stats_t *out) {
     out->in_use_bytes = gs.dirty_bytes;
     for (unsigned f = 0; f < SLAB_FRONTENDS; f++) out->in_use_bytes += ss->in_use_bytes[f];
     for (unsigned c = 0; c < HAK_NCLASSES; c++) out->free_blocks += ss->free_blocks[c];
-    uint64_t segments_committed = 0;
-    for (unsigned k = 0; k < SEG_KINDS; k++) {
-        segments_space_t space;
-        segments_space((seg_kind_t)k, &space);
-        segments_committed += space.committed;
-        out->free_slots += space.free_slots;
-        out->free_dirty_bytes += space.free_dirty_bytes;
-    }
+    segments_space_t space;
+    segments_space_total(&space);
+    out->free_slots = space.free_slots;
+    out->free_dirty_bytes = space.free_dirty_bytes;
     // Huge side: live blocks and the huge cache's hot mappings (its warm ones are decommitted).
-    out->committed_bytes = segments_committed + out->huge_live_bytes + gs.dirty_bytes +
+    out->committed_bytes = space.committed + out->huge_live_bytes + gs.dirty_bytes +
                            os_direct_cached_hot_bytes();
     out->huge_peak_blocks = GET(os_direct_stats.peak_blocks_live);
     out->huge_peak_bytes = GET(os_direct_stats.peak_bytes_live);
 }
 
-HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
-    slab_stats_t ss;
-    slab_stats_sum(&ss);
+void stats_from_slabs(const slab_stats_t *ss, hak_stats_t *out) {
     *out = (hak_stats_t){0};
     for (unsigned f = 0; f < SLAB_FRONTENDS; f++) {
-        out->allocs[f] = ss.allocs[f];
-        out->frees[f] = ss.frees[f];
-        out->remote_frees += GET(ss.counters[f].remote_blocks);
-        out->refills += GET(ss.counters[f].refills);
-        out->drains += GET(ss.counters[f].drains);
+        out->allocs[f] = ss->allocs[f];
+        out->frees[f] = ss->frees[f];
+        out->remote_frees += GET(ss->counters[f].remote_blocks);
+        out->refills += GET(ss->counters[f].refills);
+        out->drains += GET(ss->counters[f].drains);
     }
-    out->remote_frees += ss.heapless_frees;
+    out->remote_frees += ss->heapless_frees;
     out->allocs[FRONTEND_HUGE] = GET(os_direct_stats.allocs);
     out->frees[FRONTEND_HUGE] = GET(os_direct_stats.frees);
     for (unsigned k = 0; k < SEG_KINDS; k++) {
@@ -79,7 +73,13 @@ HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
     out->segments_purged = GET(segment_stats.purged);
     out->purger_ticks = purger_tick_count();
     out->idle_collections = heap_idle_collections();
-    memory_bytes(&ss, out);
+    memory_bytes(ss, out);
+}
+
+HAK_EXPORT void hak_stats_get(hak_stats_t *out) {
+    slab_stats_t ss;
+    slab_stats_sum(&ss);
+    stats_from_slabs(&ss, out);
 }
 
 // Every part's groups of counters, then the purger's and the memory summary.

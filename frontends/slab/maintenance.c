@@ -108,11 +108,18 @@ static bool reclaim_abandoned(bool all) {
     return released;
 }
 
-bool heap_maintain(bool all) {
+// The pass's first half: blocks waiting in depots and remote queues back into their slabs.
+// Depots first: the blocks they send back are collected by the heaps' passes.
+static bool collect(bool all) {
     bool released = false;
-    // Depots first: the blocks they send back are collected by the passes below.
     if (depots_flush_idle(all)) released = true;
     if (heaps_collect_idle(all)) released = true;
+    return released;
+}
+
+// Its second half: what is idle (all: everything empty) goes back to the segments and the OS.
+static bool release(bool all) {
+    bool released = false;
     if (bins_release_idle_spares(all)) released = true;
     if (reclaim_abandoned(all)) released = true;
     if (segments_expire(all)) released = true;
@@ -121,17 +128,20 @@ bool heap_maintain(bool all) {
     return released;
 }
 
+bool heap_maintain(bool all) {
+    bool collected = collect(all);
+    return release(all) || collected;
+}
+
 bool heap_trim(void) {
-    bool released = false;
     hak_heap_t *h = hak_tls_heap;
-    if (depots_flush_idle(true)) released = true;
-    if (heaps_collect_idle(true)) released = true;
+    bool released = collect(true);
     if (h != &hak_heap_empty) {
         heap_enter(h);
         if (heap_release_slabs(h, false)) released = true;
         heap_leave(h);
         if (heap_grow_purge(h, true)) released = true;
     }
-    if (heap_maintain(true)) released = true;
+    if (release(true)) released = true;
     return released;
 }

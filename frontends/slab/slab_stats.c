@@ -56,13 +56,14 @@ void slab_stats_sum(slab_stats_t *out) {
     depots_sum(&out->depots, &out->depot_bytes);
 }
 
+const char *const slab_frontend_names[SLAB_FRONTENDS] = {"tiny", "mid", "large"};
+
 void slab_stats_report(const slab_stats_t *s, hak_stats_writer_t *w) {
-    static const char *const frontend_names[SLAB_FRONTENDS] = {"tiny", "mid", "large"};
     static const char *const names[] = {"allocs", "frees", HEAP_COUNTERS(HAK_COUNTER_NAME)};
     for (unsigned f = 0; f < SLAB_FRONTENDS; f++) {
         const heap_counters_t *counters_ = &s->counters[f];
         const uint64_t values[] = {s->allocs[f], s->frees[f], HEAP_COUNTERS(HAK_COUNTER_VALUE)};
-        hak_stats_group(w, frontend_names[f], names, values, sizeof values / sizeof values[0]);
+        hak_stats_group(w, slab_frontend_names[f], names, values, sizeof values / sizeof values[0]);
     }
     static const char *const cache_names[] = {"heaps", "live_heaps", "bytes", "heapless_frees"};
     const uint64_t cache_values[] = {s->heaps, s->heaps_live, s->thread_cache_bytes,

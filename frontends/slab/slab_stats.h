@@ -7,6 +7,7 @@
 #include "heap.h"
 
 #define SLAB_FRONTENDS FRONTEND_HUGE // tiny, mid, large
+extern HAK_INTERNAL const char *const slab_frontend_names[SLAB_FRONTENDS];
 
 typedef struct {
     uint64_t allocs[SLAB_FRONTENDS], frees[SLAB_FRONTENDS];
