@@ -22,32 +22,12 @@
 
 #include <cmocka.h>
 
-#include "hakmem.h"
-
-#ifndef HAKMEM_CONFORMANCE_PLAIN
-#define HAKMEM_CONFORMANCE_PLAIN 0
-#endif
-#if HAKMEM_CONFORMANCE_PLAIN
-#define API(f) f
-#else
-#define API(f) hak_##f
-#endif
+#include "conformance_common.h"
 
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
-#define LARGE_MAX ((size_t)1835008) // the largest slab class; above it each block is a mapping
 
 // ---- helpers ------------------------------------------------------------------------------------
-
-// Hide a value from the optimiser.
-static size_t opaque(size_t v) {
-    __asm__ volatile("" : "+r"(v));
-    return v;
-}
-static void *escape(void *p) {
-    __asm__ volatile("" : "+r"(p)::"memory");
-    return p;
-}
 
 static size_t page_size(void) {
     return (size_t)sysconf(_SC_PAGESIZE);

@@ -16,30 +16,7 @@
 
 #include <cmocka.h>
 
-#include "hakmem.h"
-
-#ifndef HAKMEM_CONFORMANCE_PLAIN
-#define HAKMEM_CONFORMANCE_PLAIN 0
-#endif
-#if HAKMEM_CONFORMANCE_PLAIN
-#define API(f) f
-// C23's, which this C library's headers do not declare yet.
-void free_sized(void *ptr, size_t size);
-void free_aligned_sized(void *ptr, size_t alignment, size_t size);
-#else
-#define API(f) hak_##f
-#endif
-
-#define LARGE_MAX ((size_t)1835008)
-
-static size_t opaque(size_t v) {
-    __asm__ volatile("" : "+r"(v));
-    return v;
-}
-static void *escape(void *p) {
-    __asm__ volatile("" : "+r"(p)::"memory");
-    return p;
-}
+#include "conformance_common.h"
 
 static void test_good_size_is_what_malloc_gives(void **state) {
     size_t prev = 0;
