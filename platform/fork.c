@@ -32,20 +32,16 @@ static void fork_prepare(void) {
         taken_last = l;
     }
 }
-static void fork_parent(void) {
+static void for_each_taken(void (*action)(hak_lock_t *)) {
     for (hak_lock_t *l = next_protected(NULL), *last = taken_last; last != NULL;
          l = next_protected(l)) {
-        hak_unlock(l);
+        action(l);
         if (l == last) break;
     }
 }
-static void fork_child(void) {
-    for (hak_lock_t *l = next_protected(NULL), *last = taken_last; last != NULL;
-         l = next_protected(l)) {
-        hak_lock_reset(l);
-        if (l == last) break;
-    }
-}
+static void unlock(hak_lock_t *l) { hak_unlock(l); }
+static void fork_parent(void) { for_each_taken(unlock); }
+static void fork_child(void) { for_each_taken(hak_lock_reset); }
 
 void hak_fork_hooks_install(void) {
     if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)

@@ -33,7 +33,7 @@ static void *os_map(size_t size) {
 void *hak_os_reserve_aligned(size_t size, size_t align) {
     size_t page = hak_os_page_size();
     if (align < page) align = page;
-    size = (size + page - 1) & ~(page - 1);
+    size = hak_page_round(size);
     if (size == 0 || size + align < size) {
         errno = ENOMEM;
         return NULL;

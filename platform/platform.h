@@ -35,6 +35,11 @@
 
 // ---- memory -------------------------------------------------------------------------------------
 size_t hak_os_page_size(void);
+// `size` rounded up to a whole number of pages (no overflow check: callers bound it first).
+HAK_INLINE size_t hak_page_round(size_t size) {
+    size_t page = hak_os_page_size();
+    return (size + page - 1) & ~(page - 1);
+}
 // Reserve `size` bytes aligned to `align` (a power of two >= page size). NULL with errno = ENOMEM.
 void *hak_os_reserve_aligned(size_t size, size_t align);
 void hak_os_release(void *p, size_t size);

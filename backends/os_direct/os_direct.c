@@ -68,13 +68,12 @@ static size_t lead_of(size_t align) {
 }
 
 size_t os_direct_good_size(size_t size) {
-    size_t page = hak_os_page_size(), lead = lead_of(16);
+    size_t lead = lead_of(16);
     if (size > SIZE_MAX / 2 - lead - HAK_SEG_SIZE) return size;
-    return ((lead + size + page - 1) & ~(page - 1)) - lead;
+    return hak_page_round(lead + size) - lead;
 }
 
 void *os_direct_alloc(size_t size, size_t align, bool zero) {
-    size_t page = hak_os_page_size();
     if (align < 16) align = 16;
     size_t lead = lead_of(align);
     size_t map_align = align > HAK_SEG_SIZE ? align : HAK_SEG_SIZE;
@@ -82,7 +81,7 @@ void *os_direct_alloc(size_t size, size_t align, bool zero) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t total = (lead + size + page - 1) & ~(page - 1);
+    size_t page = hak_os_page_size(), total = hak_page_round(lead + size);
     char *map = NULL;
     if (map_align == HAK_SEG_SIZE) {
         size_t span_bytes;
@@ -115,14 +114,14 @@ void *os_direct_alloc(size_t size, size_t align, bool zero) {
 
 void *os_direct_grow(os_direct_header_t *h, size_t size) {
     char *map = h->map;
-    size_t lead = (size_t)((char *)h->block - map), page = hak_os_page_size();
+    size_t lead = (size_t)((char *)h->block - map);
     if ((uintptr_t)map % HAK_SEG_SIZE != 0 || lead >= HAK_SEG_SIZE / 2)
         return NULL; // big alignment
     if (size > SIZE_MAX / 2 - lead - HAK_SEG_SIZE) return NULL;
-    size_t total = (lead + size + page - 1) & ~(page - 1);
+    size_t total = hak_page_round(lead + size);
     // Grow geometrically so a realloc chain moves its pages O(log n) times.
     if (total < h->map_size + h->map_size / 2)
-        total = (h->map_size + h->map_size / 2 + page - 1) & ~(page - 1);
+        total = hak_page_round(h->map_size + h->map_size / 2);
     char *dest = hak_os_reserve_aligned(total, HAK_SEG_SIZE);
     if (dest == NULL) return NULL;
     size_t old_size = h->map_size;

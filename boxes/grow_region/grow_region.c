@@ -97,9 +97,8 @@ grow_free_result_t grow_region_free(grow_region_t *r, grow_block_t *b, bool by_o
 }
 
 size_t grow_region_purge(grow_region_t *r) {
-    size_t page = hak_os_page_size();
-    size_t from = ((size_t)r->top + page - 1) & ~(page - 1);
-    size_t to = (atomic_load_explicit(&r->dirty_end, memory_order_relaxed) + page - 1) & ~(page - 1);
+    size_t from = hak_page_round(r->top);
+    size_t to = hak_page_round(atomic_load_explicit(&r->dirty_end, memory_order_relaxed));
     if (to <= from) return 0;
     if (!hak_os_decommit((char *)r + from, to - from)) return 0;
     atomic_store_explicit(&r->dirty_end, (uint32_t)from, memory_order_relaxed);

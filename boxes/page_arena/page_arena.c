@@ -2,7 +2,6 @@
 
 #include <string.h>
 
-
 static uint64_t add_sat(uint64_t a, uint64_t b) {
     return a + b < a ? UINT64_MAX : a + b;
 }
@@ -35,7 +34,7 @@ void page_arena_init(page_arena_t *a, size_t max_hot_bytes, size_t max_warm_byte
     a->max_warm_bytes = max_warm_bytes;
     a->hot_decay_ms = hot_decay_ms;
     a->warm_decay_ms = warm_decay_ms;
-    // relaxed: initialisation; the arena reaches other threads through whatever hands them a.
+    // Plain stores: the arena reaches other threads through whatever hands them a.
     memset(&a->stats, 0, sizeof a->stats);
 }
 

@@ -22,7 +22,10 @@
 typedef struct {
     segments_space_t space;
     uint64_t in_use, fast_blocks, fast_bytes;
+    uint64_t rest_bytes; // committed, neither in use nor in a cache
 } range_figures_t;
+
+static uint64_t minus(uint64_t a, uint64_t b) { return a > b ? a - b : 0; } // racy reads: no wrap
 
 static void range_figures(const slab_stats_t *ss, unsigned f, range_figures_t *out) {
     *out = (range_figures_t){0};
@@ -33,9 +36,8 @@ static void range_figures(const slab_stats_t *ss, unsigned f, range_figures_t *o
         out->fast_blocks += ss->free_blocks[c];
         out->fast_bytes += ss->free_blocks[c] * hak_class_size[c];
     }
+    out->rest_bytes = minus(out->space.committed, out->in_use + out->fast_bytes);
 }
-
-static uint64_t minus(uint64_t a, uint64_t b) { return a > b ? a - b : 0; } // racy reads: no wrap
 
 HAK_EXPORT void hak_malloc_stats(void) {
     slab_stats_t ss;
@@ -77,7 +79,7 @@ HAK_EXPORT int hak_malloc_info(int options, FILE *fp) {
         fast_blocks += r[f].fast_blocks;
         fast_bytes += r[f].fast_bytes;
         rest_blocks += r[f].space.free_slots;
-        rest_bytes += minus(r[f].space.committed, r[f].in_use + r[f].fast_bytes);
+        rest_bytes += r[f].rest_bytes;
     }
     fprintf(fp, "<malloc version=\"1\">\n");
     for (unsigned f = 0; f < SLAB_FRONTENDS; f++) {
@@ -101,8 +103,8 @@ HAK_EXPORT int hak_malloc_info(int options, FILE *fp) {
                 "<aspace type=\"total\" size=\"%" PRIu64
                 "\"/>\n<aspace type=\"mprotect\" size=\"%" PRIu64 "\"/>\n"
                 "</heap>\n",
-                r[f].fast_blocks, r[f].fast_bytes, r[f].space.free_slots,
-                minus(r[f].space.committed, r[f].in_use + r[f].fast_bytes), r[f].space.committed,
+                r[f].fast_blocks, r[f].fast_bytes, r[f].space.free_slots, r[f].rest_bytes,
+                r[f].space.committed,
                 r[f].space.committed, r[f].space.mapped, r[f].space.mapped);
     }
     fprintf(fp,

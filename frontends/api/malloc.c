@@ -184,7 +184,7 @@ HAK_EXPORT void *hak_pvalloc(size_t size) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t rounded = size == 0 ? page : (size + page - 1) & ~(page - 1);
+    size_t rounded = size == 0 ? page : hak_page_round(size);
     return aligned_alloc_any(page, rounded);
 }
 

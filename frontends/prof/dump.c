@@ -117,10 +117,11 @@ int prof_write_profile(const char *path) {
 
 static void print_frame(unsigned i, void *addr) {
     Dl_info info;
-    if (dladdr(addr, &info) && info.dli_sname != NULL)
+    int found = dladdr(addr, &info);
+    if (found && info.dli_sname != NULL)
         hak_log("    #%u %p %s+%#lx (%s)", i, addr, info.dli_sname,
                 (unsigned long)((char *)addr - (char *)info.dli_saddr), info.dli_fname);
-    else if (dladdr(addr, &info) && info.dli_fname != NULL)
+    else if (found && info.dli_fname != NULL)
         hak_log("    #%u %p (%s+%#lx)", i, addr, info.dli_fname,
                 (unsigned long)((char *)addr - (char *)info.dli_fbase));
     else

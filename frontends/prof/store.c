@@ -51,7 +51,7 @@ static store_region_t *region_new(uint32_t size) {
                    "the header holds a bit for every block");
     store_region_t *r = hak_os_reserve_aligned(HAK_SEG_SIZE, HAK_SEG_SIZE);
     if (r == NULL) return NULL;
-    size_t records_bytes = ((size_t)capacity * sizeof(prof_record_t *) + 4095) & ~(size_t)4095;
+    size_t records_bytes = hak_page_round((size_t)capacity * sizeof(prof_record_t *));
     r->records = hak_os_reserve_aligned(records_bytes, hak_os_page_size());
     if (r->records == NULL) {
         hak_os_release(r, HAK_SEG_SIZE);
@@ -136,7 +136,7 @@ size_t prof_store_usable(void *p, const char *caller) {
 // Purge a region with no live block: its blocks' pages and its records go back, and it is carved
 // afresh (no freed block stays in a list meanwhile).
 static void region_purge(store_region_t *r) {
-    size_t page = hak_os_page_size(), used = ((size_t)r->carved * r->block_size + page - 1) & ~(page - 1);
+    size_t used = hak_page_round((size_t)r->carved * r->block_size);
     hak_os_decommit(block_at(r, 0), used);
     hak_os_decommit(r->records, r->records_bytes);
     r->free = NULL;

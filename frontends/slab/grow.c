@@ -24,7 +24,7 @@ static grow_region_t *region_create(hak_heap_t *h) {
 // No block of r is live and nobody owns it: decommit it and keep it for the next thread.
 static void region_give_back(grow_region_t *r) {
     size_t page = hak_os_page_size();
-    size_t dirty = (grow_region_dirty_bytes(r) + page - 1) & ~(page - 1);
+    size_t dirty = hak_page_round(grow_region_dirty_bytes(r));
     if (dirty > page) hak_os_decommit((char *)r + page, dirty - page);
     atomic_store_explicit(&r->dirty_end, GROW_REGION_HEADER, memory_order_relaxed);
     hak_lock(&regions_lock);
