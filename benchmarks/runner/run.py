@@ -174,7 +174,7 @@ class Allocator:
         self.name = name  # column name
         self.lib = lib    # path to preload, or None for glibc
         self.kind = kind  # "hakmem" (hakmem or a variant: checked by its counters), "glibc", "peer"
-        self.extra_env = extra_env or {}  # a variant's own HAKMEM_* options
+        self.extra_env = extra_env or {}  # a variant's own environment (HAKMEM_* options, a peer's)
 
     def env(self):
         env = dict(os.environ)
@@ -709,14 +709,23 @@ def choose_allocators(a, manifest, build_dir, missing_peer=None):
             die(f"unknown allocator '{n}' (known: {', '.join(DEFAULT_ALLOCATORS)}; add others with --variant)")
     for v in a.variant:
         if "=" not in v:
-            die(f"--variant wants NAME=PATH[,VAR=VALUE...], got '{v}'")
+            die(f"--variant wants NAME=PATH[,VAR=VALUE...] or NAME=PEER[,VAR=VALUE...], got '{v}'")
         vn, vp = v.split("=", 1)
-        vp, *options = vp.split(",")
+        # A comma starts another VAR=VALUE: a value may hold commas (MALLOC_CONF=a:1,b:2).
+        vp, *options = re.split(r",(?=[A-Za-z_][A-Za-z0-9_]*=)", vp)
         extra = dict(o.split("=", 1) for o in options if "=" in o)
-        if len(extra) != len(options) or not all(k.startswith("HAKMEM_") for k in extra):
-            die(f"--variant {vn}: options after the path are HAKMEM_VAR=VALUE, got {options}")
         if not vn or any(x.name == vn for x in allocs) or vn in DEFAULT_ALLOCATORS:
             die(f"--variant name '{vn}' is empty or already used")
+        if len(extra) != len(options):
+            die(f"--variant {vn}: options after the path are VAR=VALUE, got {options}")
+        if vp == "glibc" or vp in PEERS:  # a peer with an environment of its own (MALLOC_CONF=...)
+            lib = find_peer(vp) if vp != "glibc" else None
+            if vp != "glibc" and not lib:
+                die(f"--variant {vn}: {vp} not found (Debian package {PEERS[vp][0]})")
+            allocs.append(Allocator(vn, lib, "glibc" if vp == "glibc" else "peer", extra))
+            continue
+        if not all(k.startswith("HAKMEM_") for k in extra):
+            die(f"--variant {vn}: a hakmem variant's options are HAKMEM_VAR=VALUE, got {options}")
         if not os.path.exists(vp):
             die(f"--variant {vn}: {vp} does not exist")
         allocs.append(Allocator(vn, os.path.realpath(vp), "hakmem", extra))
@@ -737,7 +746,9 @@ def main():
     ap.add_argument("--runs", type=int, help="runs per allocator and case (default 3 quick, 5 full)")
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=PATH[,HAKMEM_X=V...]",
                     help="add a hakmem variant library as another column, with options of its own "
-                         "(repeatable; the same library with other options is a variant too)")
+                         "(repeatable; the same library with other options is a variant too); "
+                         "NAME=PEER[,VAR=V...] adds a peer (glibc, mimalloc, jemalloc, tcmalloc) "
+                         "with an environment of its own, e.g. je-prof=jemalloc,MALLOC_CONF=prof:true")
     ap.add_argument("--build-dir", default=os.path.join(REPO, "build", "release"),
                     help="release build directory (default: build/release)")
     ap.add_argument("--hakmem", help="path of libhakmem.so (default: from <build-dir>/bench/manifest.json)")

@@ -12,10 +12,9 @@ void prof_init(void) {
     if (hak_options.prof_sample <= 0) return;
     hak_prof_rate = (uint64_t)hak_options.prof_sample;
     start_pid = hak_os_pid();
-    prof_find_own_code();
-    stack_table_init(&prof_stacks);
-    hak_fork_protect(&prof_writer_lock); // in the order they nest
-    hak_fork_protect(&prof_lock);
+    hak_fork_protect(&prof_writer_lock);
+    prof_sample_init();
+    prof_store_init();
 }
 
 int prof_dump(const char *path) {
@@ -69,10 +68,7 @@ void prof_start(void) {
 
 bool prof_maintain(bool all) {
     if (hak_prof_rate == 0) return false;
-    hak_lock(&prof_lock);
-    bool purged = prof_store_purge(all);
-    hak_unlock(&prof_lock);
-    return purged;
+    return prof_store_purge(all);
 }
 
 void prof_report(hak_stats_writer_t *w) {

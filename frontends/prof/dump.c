@@ -2,7 +2,6 @@
 #define _GNU_SOURCE // dladdr
 #include "pprof.h"
 #include "prof_internal.h"
-#include "prof_math.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -59,13 +58,28 @@ static unsigned mapping_of(const mapping_t *maps, unsigned n, uint64_t addr) {
 
 // ---- the profile -------------------------------------------------------------------------------
 
+// A stack's totals in whole objects and bytes.
+typedef struct {
+    uint64_t alloc_objects, alloc_bytes, inuse_objects, inuse_bytes;
+} prof_totals_t;
+
+// False when nothing was ever sampled at s (a stack interned for a sample that was then lost).
+static bool prof_totals(st_stack_t *s, prof_totals_t *t) {
+    uint64_t half = PROF_OBJECT_UNIT / 2;
+    *t = (prof_totals_t){(hak_counter_get(&s->alloc_objects) + half) / PROF_OBJECT_UNIT,
+                         hak_counter_get(&s->alloc_bytes),
+                         (hak_counter_get(&s->inuse_objects) + half) / PROF_OBJECT_UNIT,
+                         hak_counter_get(&s->inuse_bytes)};
+    return hak_counter_get(&s->alloc_bytes) != 0;
+}
+
 // The allocator's entry points: pprof drops them and what they called from every stack.
 #define ALLOCATOR_FRAMES                                                                           \
     "^(malloc|calloc|realloc|reallocarray|free|posix_memalign|aligned_alloc|memalign|valloc|"    \
     "pvalloc|hak_.*|operator new.*|operator delete.*|_Zn[wa]m.*)$"
 
-// Serialises the writers of profiles (their mappings' buffer is shared); reading /proc/self/maps
-// under it, not under prof_lock, leaves sampling threads free meanwhile. Taken before prof_lock.
+// Serialises the writers of profiles (their mappings' buffer is shared). Sampling threads never
+// wait for a writer: the stacks and their totals are read without a lock.
 hak_lock_t prof_writer_lock = HAK_LOCK_INIT;
 
 int prof_write_profile(const char *path) {
@@ -86,23 +100,22 @@ int prof_write_profile(const char *path) {
     unsigned nmaps = read_mappings(maps, MAX_MAPPINGS);
     for (unsigned i = 0; i < nmaps; i++)
         pprof_mapping(&p, i + 1, maps[i].start, maps[i].limit, maps[i].offset, maps[i].path);
-    hak_lock(&prof_lock);
     // A location per frame of every stack (pprof merges equal addresses); a caller's return
     // address less one, so that it falls in the call instruction.
     uint64_t next_location = 1;
-    for (st_stack_t *s = prof_stacks.all; s != NULL; s = s->next_all) {
-        if (s->alloc_objects == 0) continue;
+    for (st_stack_t *s = stack_table_first(&prof_stacks); s != NULL; s = s->next_all) {
+        prof_totals_t t;
+        if (!prof_totals(s, &t)) continue;
         uint64_t ids[STACK_TABLE_MAX_DEPTH];
         for (uint32_t i = 0; i < s->depth; i++) {
             uint64_t addr = (uint64_t)(uintptr_t)s->frames[i] - (i > 0);
             ids[i] = next_location++;
             pprof_location(&p, ids[i], mapping_of(maps, nmaps, addr), addr);
         }
-        int64_t values[4] = {prof_round_nonneg(s->alloc_objects), prof_round_nonneg(s->alloc_bytes),
-                             prof_round_nonneg(s->inuse_objects), prof_round_nonneg(s->inuse_bytes)};
+        int64_t values[4] = {(int64_t)t.alloc_objects, (int64_t)t.alloc_bytes, (int64_t)t.inuse_objects,
+                             (int64_t)t.inuse_bytes};
         pprof_sample(&p, ids, s->depth, values, 4);
     }
-    hak_unlock(&prof_lock);
     hak_unlock(&prof_writer_lock);
     int status = pprof_write(&p, fd);
     int saved = errno;
@@ -129,35 +142,37 @@ static void print_frame(unsigned i, void *addr) {
 }
 
 void prof_report_leaks(void) {
-    hak_lock(&prof_lock);
-    // Stacks with live samples, largest first (a selection sort: leaks are few).
-    size_t n = 0, total_objects = 0;
-    double total_bytes = 0;
-    for (st_stack_t *s = prof_stacks.all; s != NULL; s = s->next_all)
-        if (s->inuse_objects > 0.5) n++;
+    // Stacks with live samples, largest first (a selection sort: leaks are few). Threads still
+    // running may change the totals meanwhile: the second pass keeps to the first one's count.
+    size_t n = 0, k = 0;
+    uint64_t total_objects = 0, total_bytes = 0;
+    prof_totals_t t;
+    for (st_stack_t *s = stack_table_first(&prof_stacks); s != NULL; s = s->next_all)
+        if (prof_totals(s, &t) && t.inuse_objects > 0) n++;
     st_stack_t **order = n ? hak_os_reserve_aligned(n * sizeof *order, hak_os_page_size()) : NULL;
-    size_t k = 0;
-    for (st_stack_t *s = prof_stacks.all; s != NULL && order != NULL; s = s->next_all)
-        if (s->inuse_objects > 0.5) order[k++] = s;
+    for (st_stack_t *s = stack_table_first(&prof_stacks); s != NULL && k < n && order != NULL; s = s->next_all)
+        if (prof_totals(s, &t) && t.inuse_objects > 0) order[k++] = s;
     for (size_t i = 0; i < k; i++) {
         for (size_t j = i + 1; j < k; j++)
-            if (order[j]->inuse_bytes > order[i]->inuse_bytes) {
-                st_stack_t *t = order[i];
+            if (hak_counter_get(&order[j]->inuse_bytes) > hak_counter_get(&order[i]->inuse_bytes)) {
+                st_stack_t *swap = order[i];
                 order[i] = order[j];
-                order[j] = t;
+                order[j] = swap;
             }
-        total_objects += (size_t)prof_round_nonneg(order[i]->inuse_objects);
-        total_bytes += order[i]->inuse_bytes;
+        prof_totals(order[i], &t);
+        total_objects += t.inuse_objects;
+        total_bytes += t.inuse_bytes;
     }
-    hak_log("leaks: about %.0f bytes in %zu objects still allocated at exit, from %zu stacks "
+    hak_log("leaks: about %llu bytes in %llu objects still allocated at exit, from %zu stacks "
             "(estimated from samples, one per %llu bytes on average)",
-            total_bytes, total_objects, k, (unsigned long long)hak_prof_rate);
+            (unsigned long long)total_bytes, (unsigned long long)total_objects, k,
+            (unsigned long long)hak_prof_rate);
     for (size_t i = 0; i < k; i++) {
-        st_stack_t *s = order[i];
-        hak_log("leak: about %.0f bytes in %.0f objects allocated at:", s->inuse_bytes, s->inuse_objects);
+        prof_totals(order[i], &t);
+        hak_log("leak: about %llu bytes in %llu objects allocated at:", (unsigned long long)t.inuse_bytes,
+                (unsigned long long)t.inuse_objects);
         // The stacks start at the program's frame already (sample.c's capture).
-        for (uint32_t f = 0; f < s->depth; f++) print_frame(f, s->frames[f]);
+        for (uint32_t f = 0; f < order[i]->depth; f++) print_frame(f, order[i]->frames[f]);
     }
     if (order != NULL) hak_os_release(order, n * sizeof *order);
-    hak_unlock(&prof_lock);
 }

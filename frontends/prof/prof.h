@@ -12,7 +12,8 @@
 //            never looks for a sample; a sampled huge block keeps its record in its header
 //
 // The slab frontend picks the allocations (heap_cache_t.until_sample, sample.h): one every
-// prof_next_gap allocations of a class. Everything here runs on slow paths, under one lock.
+// prof_next_gap allocations of a class. Everything here runs on slow paths; threads that sample
+// meet only on the lock of a block size's store and on a stack's totals (atomic counters).
 #ifndef HAK_PROF_H
 #define HAK_PROF_H
 

@@ -1,17 +1,17 @@
-// What the profiler's files share: the lock, the stacks, the records of live samples.
+// What the profiler's files share: the stacks, what a sample stands for, the store.
 #ifndef HAK_PROF_INTERNAL_H
 #define HAK_PROF_INTERNAL_H
 
 #include "prof.h"
 #include "stack_table.h"
 
-// One live sampled allocation.
-typedef struct prof_record {
-    st_stack_t *stack;
-    uint64_t size;
-    double objects, bytes; // what it stands for: 1 / p objects, size / p bytes
-    struct prof_record *next_free;
-} prof_record_t;
+// What a sample of s bytes stands for: 1 / p objects, s / p bytes (p: the chance that it was
+// sampled), in the stacks' totals' units: objects in 1/PROF_OBJECT_UNIT, bytes rounded.
+#define PROF_OBJECT_UNIT 65536
+typedef struct {
+    uint64_t objects, bytes;
+} prof_weight_t;
+prof_weight_t prof_weight(size_t size);
 
 #define PROF_COUNTERS(X)                                                                           \
     X(samples, "allocations sampled (slab sizes)")                                                 \
@@ -24,25 +24,23 @@ typedef struct {
     PROF_COUNTERS(HAK_COUNTER_FIELD)
 } prof_counters_t;
 
-// Guards everything below, and the store.
-extern HAK_INTERNAL hak_lock_t prof_lock;
-// Serialises the writers of profiles (dump.c); taken before prof_lock.
+// Serialises the writers of profiles (dump.c).
 extern HAK_INTERNAL hak_lock_t prof_writer_lock;
 extern HAK_INTERNAL stack_table_t prof_stacks;
 extern HAK_INTERNAL prof_counters_t prof_stats;
 
-// Where hakmem's own code is, so that samples leave its frames out (sample.c).
-void prof_find_own_code(void);
+// Start-up (sample.c): where hakmem's own code is, so that samples leave its frames out; the
+// stacks' and the huge records' locks protected across fork.
+void prof_sample_init(void);
 // The unwinder is warmed up: samples may be taken from now on.
 void prof_set_ready(void);
 
-// Under prof_lock: the end of a sample's record, when its allocation is freed (its stack's in-use
-// totals lose it).
-void prof_record_forget(prof_record_t *r);
-
-// Under prof_lock: a store block for a new record / the end of a store block (store.c).
-void *prof_store_alloc(size_t size, prof_record_t *r);
-prof_record_t *prof_store_free(void *p, const char *caller);
+// The store (store.c). Start-up: its locks protected across fork.
+void prof_store_init(void);
+// A block of `size` bytes for a sample at `stack`, and what the sample stands for; NULL when
+// memory ran out / the end of a store block: its stack and weight.
+void *prof_store_alloc(size_t size, st_stack_t *stack, prof_weight_t *weight);
+st_stack_t *prof_store_free(void *p, const char *caller, prof_weight_t *weight);
 size_t prof_store_usable(void *p, const char *caller);
 // Purge the regions empty for HAKMEM_PURGE_DELAY_MS (all: every empty one). True if one was.
 bool prof_store_purge(bool all);

@@ -49,8 +49,4 @@ static inline uint64_t prof_ceil(double x) {
     return (double)n < x ? n + 1 : n;
 }
 
-// x rounded to the nearest integer, negative values as 0 (estimates that drift below 0 by
-// rounding of the subtractions).
-static inline int64_t prof_round_nonneg(double x) { return x > 0 ? (int64_t)(x + 0.5) : 0; }
-
 #endif

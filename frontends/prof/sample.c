@@ -6,7 +6,6 @@
 #include <string.h>
 
 uint64_t hak_prof_rate;
-hak_lock_t prof_lock = HAK_LOCK_INIT;
 stack_table_t prof_stacks;
 prof_counters_t prof_stats;
 
@@ -49,55 +48,56 @@ uint64_t prof_next_gap(size_t size, uint64_t *rng) {
     return gap < 1 ? 1 : gap > 0x1p62 ? (uint64_t)1 << 62 : prof_ceil(gap);
 }
 
-// ---- records -----------------------------------------------------------------------------------
+// ---- weights and huge records ------------------------------------------------------------------
 
-static prof_record_t *free_records;
+prof_weight_t prof_weight(size_t size) {
+    // The chance that an allocation of `size` bytes holds a sampled byte.
+    double p = prof_one_minus_exp_neg((double)size / (double)hak_prof_rate);
+    return (prof_weight_t){(uint64_t)(PROF_OBJECT_UNIT / p + 0.5), (uint64_t)((double)size / p + 0.5)};
+}
+
+// A sampled huge block's record (in its header): huge blocks have any size, and realloc may move
+// them to a bigger mapping, so the weight it was counted with goes with it.
+typedef struct huge_record {
+    st_stack_t *stack;
+    prof_weight_t weight;
+    struct huge_record *next_free;
+} huge_record_t;
+
+static hak_lock_t records_lock = HAK_LOCK_INIT;
+static huge_record_t *free_records;
 static char *record_chunk;
 static size_t record_chunk_left;
 
-static void record_free(prof_record_t *r) {
-    r->next_free = free_records;
-    free_records = r;
-}
-
-// A record of an allocation of `size` bytes at this stack, not yet counted in its totals.
-static prof_record_t *record_new(void *const *frames, unsigned depth, size_t size) {
-    st_stack_t *st = stack_table_intern(&prof_stacks, frames, depth);
-    if (st == NULL) return NULL;
-    prof_record_t *r = free_records;
+static huge_record_t *record_new(st_stack_t *stack, size_t size) {
+    hak_lock(&records_lock);
+    huge_record_t *r = free_records;
     if (r != NULL) {
         free_records = r->next_free;
     } else {
         if (record_chunk_left < sizeof *r) {
-            record_chunk = hak_os_reserve_aligned(64 * HAK_KiB, hak_os_page_size());
-            if (record_chunk == NULL) return NULL;
-            record_chunk_left = 64 * HAK_KiB;
+            char *chunk = hak_os_reserve_aligned(64 * HAK_KiB, hak_os_page_size());
+            if (chunk != NULL) {
+                record_chunk = chunk;
+                record_chunk_left = 64 * HAK_KiB;
+            }
         }
-        r = (prof_record_t *)record_chunk;
-        record_chunk += sizeof *r;
-        record_chunk_left -= sizeof *r;
+        if (record_chunk_left >= sizeof *r) {
+            r = (huge_record_t *)record_chunk;
+            record_chunk += sizeof *r;
+            record_chunk_left -= sizeof *r;
+        }
     }
-    // The chance that an allocation of `size` bytes holds a sampled byte.
-    double p = prof_one_minus_exp_neg((double)size / (double)hak_prof_rate);
-    r->stack = st;
-    r->size = size;
-    r->objects = 1 / p;
-    r->bytes = (double)size / p;
+    hak_unlock(&records_lock);
+    if (r != NULL) *r = (huge_record_t){stack, prof_weight(size), NULL};
     return r;
 }
 
-static void record_count(prof_record_t *r) {
-    r->stack->alloc_objects += r->objects;
-    r->stack->alloc_bytes += r->bytes;
-    r->stack->inuse_objects += r->objects;
-    r->stack->inuse_bytes += r->bytes;
-}
-
-void prof_record_forget(prof_record_t *r) {
-    r->stack->inuse_objects -= r->objects;
-    r->stack->inuse_bytes -= r->bytes;
-    record_free(r);
-    hak_count(&prof_stats.samples_freed, 1);
+static void record_free(huge_record_t *r) {
+    hak_lock(&records_lock);
+    r->next_free = free_records;
+    free_records = r;
+    hak_unlock(&records_lock);
 }
 
 // ---- samples -----------------------------------------------------------------------------------
@@ -120,50 +120,41 @@ static unsigned capture(void **frames, void *program) {
     return (unsigned)(depth - from);
 }
 
-void prof_find_own_code(void) {
+void prof_sample_init(void) {
     if (!hak_own_code(&own_start, &own_end)) own_start = own_end = 0;
+    stack_table_init(&prof_stacks);
+    hak_fork_protect(&prof_stacks.lock);
+    hak_fork_protect(&records_lock);
 }
 
-// A sample of an allocation of `size` bytes: its record, counted in its stack's totals, and (block
-// not NULL) a store block for it; NULL, counted as lost, when it cannot be taken. `taken` counts it.
-static prof_record_t *sample(size_t size, void *program, void **block, hak_counter_t *taken) {
-    prof_record_t *r = NULL;
-    if (can_sample()) {
-        in_profiler = true;
-        void *frames[STACK_TABLE_MAX_DEPTH];
-        unsigned depth = capture(frames, program); // before the lock: it may be slow
-        hak_lock(&prof_lock);
-        r = record_new(frames, depth, size);
-        if (r != NULL && block != NULL && (*block = prof_store_alloc(size, r)) == NULL) {
-            record_free(r);
-            r = NULL;
-        }
-        if (r != NULL) record_count(r);
-        hak_unlock(&prof_lock);
-        in_profiler = false;
-    }
-    hak_count(r != NULL ? taken : &prof_stats.samples_lost, 1);
-    return r;
+// The calling thread's stack, interned, for a sample; NULL when none is to be taken now. Sets
+// in_profiler: the caller clears it once done.
+static st_stack_t *sample_stack(void *program) {
+    if (!can_sample()) return NULL;
+    in_profiler = true;
+    void *frames[STACK_TABLE_MAX_DEPTH];
+    unsigned depth = capture(frames, program);
+    return stack_table_intern(&prof_stacks, frames, depth);
 }
 
 void *prof_sample_block(size_t size, void *program) {
-    void *b = NULL;
-    return sample(size, program, &b, &prof_stats.samples) != NULL ? b : NULL;
+    st_stack_t *stack = sample_stack(program);
+    prof_weight_t w;
+    void *b = stack != NULL ? prof_store_alloc(size, stack, &w) : NULL;
+    if (b != NULL) stack_table_count_alloc(stack, w.objects, w.bytes);
+    in_profiler = false;
+    hak_count(b != NULL ? &prof_stats.samples : &prof_stats.samples_lost, 1);
+    return b;
 }
 
 void prof_free_block(void *p, const char *caller) {
-    hak_lock(&prof_lock);
-    prof_record_t *r = prof_store_free(p, caller);
-    if (r != NULL) prof_record_forget(r);
-    hak_unlock(&prof_lock);
+    prof_weight_t w;
+    st_stack_t *stack = prof_store_free(p, caller, &w);
+    stack_table_count_free(stack, w.objects, w.bytes);
+    hak_count(&prof_stats.samples_freed, 1);
 }
 
-size_t prof_block_usable(void *p, const char *caller) {
-    hak_lock(&prof_lock);
-    size_t n = prof_store_usable(p, caller);
-    hak_unlock(&prof_lock);
-    return n;
-}
+size_t prof_block_usable(void *p, const char *caller) { return prof_store_usable(p, caller); }
 
 // Huge blocks: the thread's own countdown, in bytes.
 static __thread double huge_bytes_until;
@@ -177,11 +168,17 @@ void prof_note_huge(void **record, size_t size, void *program) {
     huge_bytes_until -= (double)size;
     if (huge_bytes_until > 0) return;
     while (huge_bytes_until <= 0) huge_bytes_until += exp1(&huge_rng) * (double)hak_prof_rate;
-    *record = sample(size, program, NULL, &prof_stats.huge_samples);
+    st_stack_t *stack = sample_stack(program);
+    huge_record_t *r = stack != NULL ? record_new(stack, size) : NULL;
+    if (r != NULL) stack_table_count_alloc(stack, r->weight.objects, r->weight.bytes);
+    in_profiler = false;
+    hak_count(r != NULL ? &prof_stats.huge_samples : &prof_stats.samples_lost, 1);
+    *record = r;
 }
 
 void prof_forget_huge(void *record) {
-    hak_lock(&prof_lock);
-    prof_record_forget(record);
-    hak_unlock(&prof_lock);
+    huge_record_t *r = record;
+    stack_table_count_free(r->stack, r->weight.objects, r->weight.bytes);
+    record_free(r);
+    hak_count(&prof_stats.samples_freed, 1);
 }

@@ -1,5 +1,6 @@
 // Unit tests of the stack_table box: each distinct stack interned once, totals kept per stack,
-// the index growing past many stacks, depth clamped, reset.
+// the index growing past many stacks, depth clamped, reset; threads interning and counting at once.
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -23,9 +24,15 @@ static void test_same_frames_same_stack(void **state) {
     assert_ptr_not_equal(stack_table_intern(&t, a, 2), sa); // a prefix is another stack
     assert_int_equal(sa->depth, 3);
     assert_memory_equal(sa->frames, a, sizeof a);
-    assert_true(sa->alloc_bytes == 0 && sa->inuse_objects == 0);
-    sa->inuse_bytes += 100; // the caller's totals stay with the stack
-    assert_true(stack_table_intern(&t, a, 3)->inuse_bytes == 100);
+    assert_true(hak_counter_get(&sa->alloc_bytes) == 0 && hak_counter_get(&sa->inuse_objects) == 0);
+    stack_table_count_alloc(sa, 2, 100); // the caller's totals stay with the stack
+    stack_table_count_alloc(sa, 1, 50);
+    stack_table_count_free(sa, 2, 100);
+    st_stack_t *again = stack_table_intern(&t, a, 3);
+    assert_int_equal(hak_counter_get(&again->alloc_objects), 3);
+    assert_int_equal(hak_counter_get(&again->alloc_bytes), 150);
+    assert_int_equal(hak_counter_get(&again->inuse_objects), 1);
+    assert_int_equal(hak_counter_get(&again->inuse_bytes), 50);
     assert_int_equal(hak_counter_get(&t.stats.stacks), 3);
     stack_table_reset(&t);
     assert_int_equal(t.count, 0);
@@ -42,13 +49,13 @@ static void test_many_stacks(void **state) {
         assert_non_null(first[i]);
     }
     assert_int_equal(t.count, N);
-    assert_true(t.nbuckets >= N); // the index grew with the stacks
+    assert_true(t.index->nslots >= 2 * N); // the index grew with the stacks
     for (uintptr_t i = 0; i < N; i += 7) {
         void *f[4] = {(void *)(i * 16), (void *)0x77, (void *)(i ^ 0x5555), (void *)1};
         assert_ptr_equal(stack_table_intern(&t, f, 4), first[i]);
     }
     size_t seen = 0;
-    for (st_stack_t *s = t.all; s != NULL; s = s->next_all) seen++;
+    for (st_stack_t *s = stack_table_first(&t); s != NULL; s = s->next_all) seen++;
     assert_int_equal(seen, N);
     stack_table_reset(&t);
 }
@@ -64,11 +71,58 @@ static void test_depth_clamped(void **state) {
     stack_table_reset(&t);
 }
 
+// Threads intern the same stacks at once while the index grows under them (their first lookups
+// read older indexes), counting each sample: one stack per frames, every count kept.
+enum { THREADS = 4, SHARED_STACKS = 20000, ROUNDS = 3 };
+static stack_table_t shared;
+static st_stack_t *_Atomic seen_first[SHARED_STACKS];
+static _Atomic unsigned wrong; // cmocka's checks belong to the main thread
+
+static void *intern_concurrently(void *arg) {
+    uintptr_t seed = (uintptr_t)arg;
+    for (int round = 0; round < ROUNDS; round++)
+        for (uintptr_t k = 0; k < SHARED_STACKS; k++) {
+            uintptr_t i = (k * 7919 + seed * 104729) % SHARED_STACKS; // each thread its own order
+            void *f[3] = {(void *)(i + 1), (void *)0x42, (void *)(i * 3)};
+            st_stack_t *s = stack_table_intern(&shared, f, 3), *expected = NULL;
+            if (s == NULL || (!atomic_compare_exchange_strong(&seen_first[i], &expected, s) && expected != s)) {
+                atomic_fetch_add(&wrong, 1);
+                continue;
+            }
+            stack_table_count_alloc(s, 1, i);
+            if (round > 0) stack_table_count_free(s, 1, i);
+        }
+    return NULL;
+}
+
+static void test_threads_intern_at_once(void **state) {
+    stack_table_init(&shared);
+    pthread_t threads[THREADS];
+    for (uintptr_t i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, intern_concurrently, (void *)i), 0);
+    for (int i = 0; i < THREADS; i++) pthread_join(threads[i], NULL);
+    assert_int_equal(atomic_load(&wrong), 0);
+    assert_int_equal(shared.count, SHARED_STACKS);
+    assert_int_equal(hak_counter_get(&shared.stats.stacks), SHARED_STACKS);
+    size_t listed = 0;
+    for (st_stack_t *s = stack_table_first(&shared); s != NULL; s = s->next_all) {
+        uintptr_t i = (uintptr_t)s->frames[0] - 1;
+        assert_ptr_equal(atomic_load(&seen_first[i]), s);
+        assert_int_equal(hak_counter_get(&s->alloc_objects), THREADS * ROUNDS);
+        assert_int_equal(hak_counter_get(&s->inuse_objects), THREADS);
+        assert_int_equal(hak_counter_get(&s->inuse_bytes), THREADS * i);
+        listed++;
+    }
+    assert_int_equal(listed, SHARED_STACKS);
+    stack_table_reset(&shared);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_frames_same_stack),
         cmocka_unit_test(test_many_stacks),
         cmocka_unit_test(test_depth_clamped),
+        cmocka_unit_test(test_threads_intern_at_once),
     };
     return cmocka_run_group_tests_name("stack_table", tests, NULL, NULL);
 }
