@@ -28,6 +28,11 @@ void heap_enter(hak_heap_t *h) {
     // acquire: the purger's work on the slabs happens before the owner's.
     while (!atomic_compare_exchange_weak_explicit(&h->maint, &nobody, MAINT_OWNER,
                                                   memory_order_acquire, memory_order_relaxed)) {
+        // Only this thread enters its heap as the owner: it is in there already, and this call
+        // comes from a signal handler that interrupted it. Waiting would spin forever.
+        if (nobody == MAINT_OWNER)
+            hak_fatal("malloc or free called from a signal handler that interrupted the same "
+                      "thread's malloc or free (they are not async-signal-safe)");
         nobody = MAINT_NOBODY;
         hak_thread_yield(); // the purger holds it for one pass over the heap's slabs
     }

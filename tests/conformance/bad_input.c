@@ -21,6 +21,7 @@
 
 #include <cmocka.h>
 
+#include "child.h"
 #include "hakmem.h"
 
 #define MiB ((size_t)1 << 20)
@@ -56,62 +57,6 @@ static void do_op(op_t op, void *p) {
         (void)u;
         break;
     }
-    }
-}
-
-typedef struct {
-    int status;     // from waitpid
-    char out[8192]; // the child's stderr
-} child_result_t;
-
-// Run body(arg) in a child with stderr on a pipe; the child exits 0 if body returns.
-static void run_child(void (*body)(void *), void *arg, child_result_t *r) {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    fflush(stdout);
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        signal(SIGABRT, SIG_DFL);
-        sigset_t set;
-        sigemptyset(&set);
-        sigaddset(&set, SIGABRT);
-        sigprocmask(SIG_UNBLOCK, &set, NULL);
-        close(fds[0]);
-        dup2(fds[1], STDERR_FILENO);
-        close(fds[1]);
-        body(arg);
-        _exit(0);
-    }
-    close(fds[1]);
-    size_t len = 0;
-    for (;;) {
-        ssize_t n = read(fds[0], r->out + len, sizeof r->out - 1 - len);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) break;
-        len += (size_t)n;
-        if (len == sizeof r->out - 1) {
-            char sink[512]; // keep draining so that the child never blocks on a full pipe
-            while (read(fds[0], sink, sizeof sink) > 0) {
-            }
-            break;
-        }
-    }
-    r->out[len] = '\0';
-    close(fds[0]);
-    // The pipe is closed when the child is gone (or has closed it); give it 60 s to be reaped.
-    for (int i = 0;; i++) {
-        pid_t w = waitpid(pid, &r->status, WNOHANG);
-        if (w == pid) break;
-        assert_int_equal(w, 0);
-        if (i == 6000) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &r->status, 0);
-            fail_msg("child did not exit; its stderr: %s", r->out);
-        }
-        struct timespec ts = {0, 10 * 1000 * 1000};
-        nanosleep(&ts, NULL);
     }
 }
 
