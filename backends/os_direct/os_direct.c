@@ -107,7 +107,12 @@ void *os_direct_alloc(size_t size, size_t align, bool zero) {
     h->map_size = total;
     h->usable = total - lead;
     h->sample = NULL;
-    segmap_set((uintptr_t)map, SEGMAP_HUGE);
+    if (!segmap_set((uintptr_t)map, SEGMAP_HUGE)) { // a fresh mapping where the map had no leaf yet
+        hak_os_release(map, total);
+        hak_count_down(&os_direct_stats.bytes_mapped, total);
+        errno = ENOMEM;
+        return NULL;
+    }
     note_live(1, total);
     return h->block;
 }
@@ -124,6 +129,10 @@ void *os_direct_grow(os_direct_header_t *h, size_t size) {
         total = hak_page_round(h->map_size + h->map_size / 2);
     char *dest = hak_os_reserve_aligned(total, HAK_SEG_SIZE);
     if (dest == NULL) return NULL;
+    if (!segmap_set((uintptr_t)dest, SEGMAP_NONE)) { // its leaf, now that nothing has moved yet
+        hak_os_release(dest, total);
+        return NULL;
+    }
     size_t old_size = h->map_size;
     segmap_set((uintptr_t)map, SEGMAP_NONE);
     if (!hak_os_move(map, old_size, dest, total)) {

@@ -20,9 +20,12 @@ hak_segment_t *segment_create(seg_kind_t kind) {
     if (seg == NULL) return NULL;
     seg->slab_shift = kind_shift[kind];
     seg->kind = (uint8_t)kind;
+    if (!segmap_set((uintptr_t)seg, seg->slab_shift)) {
+        hak_os_release(seg, HAK_SEG_SIZE);
+        return NULL;
+    }
     hak_count(&segment_stats.mapped, 1);
     hak_count(&segment_stats.bytes_mapped, HAK_SEG_SIZE);
-    segmap_set((uintptr_t)seg, seg->slab_shift);
     return seg;
 }
 

@@ -109,8 +109,12 @@ static store_region_t *region_new(uint32_t size, unsigned entry, unsigned shard)
     r->shard = shard;
     r->block_size = size;
     r->capacity = capacity;
+    if (!segmap_set((uintptr_t)r, SEGMAP_SAMPLED)) {
+        hak_os_release(r->stacks, stacks_bytes);
+        hak_os_release(r, HAK_SEG_SIZE);
+        return NULL;
+    }
     hak_count(&prof_stats.store_regions, 1);
-    segmap_set((uintptr_t)r, SEGMAP_SAMPLED);
     return r;
 }
 

@@ -11,12 +11,15 @@ static grow_region_t *region_create(hak_heap_t *h) {
     if (r == NULL) {
         void *mem = hak_os_reserve_aligned(HAK_SEG_SIZE, HAK_SEG_SIZE);
         if (mem == NULL) return NULL;
+        if (!segmap_set((uintptr_t)mem, SEGMAP_GROW)) {
+            hak_os_release(mem, HAK_SEG_SIZE);
+            return NULL;
+        }
         r = mem;
         hak_lock(&regions_lock);
         r->next_all = all_regions;
         all_regions = r;
         hak_unlock(&regions_lock);
-        segmap_set((uintptr_t)mem, SEGMAP_GROW);
     }
     return grow_region_init(r, HAK_SEG_SIZE, h);
 }

@@ -106,6 +106,24 @@ static void test_segmap_none_for_foreign_addresses(void **state) {
     free(big);
 }
 
+static void test_segmap_leaves_mapped_on_demand(void **state) {
+    // A range where nothing was registered has no leaf; the first entry set there maps it, and
+    // its neighbours, in the same leaf or not, still read NONE.
+    uintptr_t a = (uintptr_t)1 << 40, leaf = (a >> HAK_SEG_SHIFT) >> HAK_SEGMAP_LEAF_BITS;
+    assert_ptr_equal(hak_segmap[leaf], hak_segmap_no_leaf);
+    assert_int_equal(segmap_get(opaque(a)), SEGMAP_NONE);
+    assert_true(segmap_set(a, SEGMAP_GROW));
+    assert_ptr_not_equal(hak_segmap[leaf], hak_segmap_no_leaf);
+    assert_int_equal(segmap_get(opaque(a)), SEGMAP_GROW);
+    assert_int_equal(segmap_get(opaque(a + HAK_SEG_SIZE)), SEGMAP_NONE);
+    assert_int_equal(segmap_get(opaque(a - HAK_SEG_SIZE)), SEGMAP_NONE); // the leaf before: none
+    assert_ptr_equal(hak_segmap[leaf - 1], hak_segmap_no_leaf);
+    assert_true(segmap_set(a, SEGMAP_NONE));
+    assert_int_equal(segmap_get(opaque(a)), SEGMAP_NONE);
+    // Beyond the map: nothing to set.
+    assert_false(segmap_set((uintptr_t)1 << HAK_ADDRESS_BITS, SEGMAP_HUGE));
+}
+
 static void test_segmap_set_roundtrip(void **state) {
     // segmap_set on a segment's address changes only that entry.
     hak_segment_t *seg = segment_create(SEG_KIND_TINY);
@@ -414,6 +432,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_create_each_kind),
         cmocka_unit_test(test_segmap_none_for_foreign_addresses),
+        cmocka_unit_test(test_segmap_leaves_mapped_on_demand),
         cmocka_unit_test(test_segmap_set_roundtrip),
         cmocka_unit_test(test_slot_mask_per_kind),
         cmocka_unit_test(test_slot_range_avoids_header),
