@@ -26,6 +26,7 @@ HAK_INLINE void huge_cache_init(void) {
                     (size_t)(warm_mb < 0 ? 0 : warm_mb) * HAK_MiB,
                     hot_decay < 0 ? UINT64_MAX : (uint64_t)hot_decay,
                     warm_decay < 0 ? UINT64_MAX : (uint64_t)warm_decay);
+    page_arena_set_split(&huge_cache, HAK_SEG_SIZE); // a mapping starts on a 2 MiB boundary
     hak_fork_protect(&huge_cache.lock);
 }
 // A cached mapping of at least `bytes` (see page_arena_take), or NULL.

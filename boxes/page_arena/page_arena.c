@@ -34,9 +34,12 @@ void page_arena_init(page_arena_t *a, size_t max_hot_bytes, size_t max_warm_byte
     a->max_warm_bytes = max_warm_bytes;
     a->hot_decay_ms = hot_decay_ms;
     a->warm_decay_ms = warm_decay_ms;
+    a->split_unit = 0;
     // Plain stores: the arena reaches other threads through whatever hands them a.
     memset(&a->stats, 0, sizeof a->stats);
 }
+
+void page_arena_set_split(page_arena_t *a, size_t unit) { a->split_unit = unit; }
 
 // ---- under the lock ------------------------------------------------------------------------
 
@@ -86,14 +89,20 @@ static void cut_due(pa_level_t *l, size_t max, uint64_t decay, uint64_t now_ms, 
     cut_oldest(l, i, chain);
 }
 
-// The index of the smallest span of `bytes` .. bytes + bytes/4 in a level (the newest of equals),
-// or -1.
-static int find_best(const pa_level_t *l, size_t bytes) {
+static void level_remove(pa_level_t *l, unsigned i) {
+    l->bytes -= l->entry[i].bytes;
+    memmove(&l->entry[i], &l->entry[i + 1], (l->count - i - 1) * sizeof l->entry[0]);
+    set_count(l, l->count - 1);
+}
+
+// The index of the smallest span of at least `bytes` in a level (the newest of equals), or -1;
+// one of at most bytes + bytes/4 unless `any_bigger`.
+static int find_best(const pa_level_t *l, size_t bytes, bool any_bigger) {
     int best = -1;
     size_t best_bytes = SIZE_MAX;
     for (int i = (int)l->count - 1; i >= 0; i--) {
         size_t b = l->entry[i].bytes;
-        if (b >= bytes && b - bytes <= bytes / 4 && b < best_bytes) {
+        if (b >= bytes && (any_bigger || b - bytes <= bytes / 4) && b < best_bytes) {
             best = i;
             best_bytes = b;
             if (b == bytes) break;
@@ -110,13 +119,44 @@ static bool level_holds(const pa_level_t *l, const void *span) {
 }
 #endif
 
-static void *level_take(pa_level_t *l, int i, size_t *span_bytes) {
-    void *span = l->entry[i].span;
-    *span_bytes = l->entry[i].bytes;
-    l->bytes -= *span_bytes;
-    memmove(&l->entry[i], &l->entry[i + 1], (l->count - (unsigned)i - 1) * sizeof l->entry[0]);
-    set_count(l, l->count - 1);
+// Take entry i for a request of `bytes`: whole, or (unit not 0, the span more than a quarter
+// bigger, a unit or more left over) its head of `bytes` rounded up to the unit, the rest staying
+// in the entry with its time.
+static void *level_take(pa_level_t *l, int i, size_t bytes, size_t unit, size_t *span_bytes,
+                        bool *split) {
+    pa_entry_t *e = &l->entry[i];
+    void *span = e->span;
+    size_t head = unit != 0 ? (bytes + unit - 1) & ~(unit - 1) : e->bytes;
+    *split = e->bytes - bytes > bytes / 4 && head < e->bytes && e->bytes - head >= unit;
+    if (*split) {
+        e->span = (char *)span + head;
+        e->bytes -= head;
+        l->bytes -= head;
+        *span_bytes = head;
+        return span;
+    }
+    *span_bytes = e->bytes;
+    level_remove(l, (unsigned)i);
     return span;
+}
+
+// A span put into the hot level absorbs the hot spans it touches (at most one on each side):
+// *span and *bytes grow to cover them, their entries go. Returns how many it absorbed.
+static unsigned absorb_neighbours(pa_level_t *l, void **span, size_t *bytes) {
+    unsigned absorbed = 0;
+    for (unsigned i = 0; i < l->count;) {
+        pa_entry_t *e = &l->entry[i];
+        if ((char *)e->span + e->bytes == (char *)*span) {
+            *span = e->span;
+        } else if ((char *)*span + *bytes != (char *)e->span) {
+            i++;
+            continue;
+        }
+        *bytes += e->bytes;
+        level_remove(l, i);
+        absorbed++;
+    }
+    return absorbed;
 }
 
 // ---- outside the lock ----------------------------------------------------------------------
@@ -184,13 +224,15 @@ void *page_arena_take(page_arena_t *a, size_t bytes, size_t *span_bytes, bool *h
     }
     void *s = NULL;
     hak_lock(&a->lock);
-    int i = find_best(&a->hot, bytes);
+    bool any_bigger = a->split_unit != 0, split = false;
+    int i = find_best(&a->hot, bytes, any_bigger);
     bool from_hot = i >= 0;
     if (from_hot)
-        s = level_take(&a->hot, i, span_bytes);
-    else if ((i = find_best(&a->warm, bytes)) >= 0)
-        s = level_take(&a->warm, i, span_bytes);
+        s = level_take(&a->hot, i, bytes, a->split_unit, span_bytes, &split);
+    else if ((i = find_best(&a->warm, bytes, any_bigger)) >= 0)
+        s = level_take(&a->warm, i, bytes, a->split_unit, span_bytes, &split);
     hak_unlock(&a->lock);
+    if (split) hak_count(&a->stats.splits, 1);
     if (s == NULL) {
         hak_count(&a->stats.misses, 1);
         return NULL;
@@ -214,8 +256,10 @@ void page_arena_put(page_arena_t *a, void *span, size_t bytes, uint64_t now_ms) 
     if (level_holds(&a->hot, span) || level_holds(&a->warm, span))
         hak_fatal("page_arena: span %p put twice", span);
 #endif
+    unsigned merged = a->split_unit != 0 ? absorb_neighbours(&a->hot, &span, &bytes) : 0;
     level_push(&a->hot, span, bytes, now_ms, &demote);
     decay_and_unlock(a, now_ms, demote);
+    if (merged != 0) hak_count(&a->stats.merges, merged);
 }
 
 void page_arena_tick(page_arena_t *a, uint64_t now_ms) {

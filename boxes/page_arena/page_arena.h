@@ -24,10 +24,19 @@
 // A level holds at most PA_LEVEL_CAP spans; a put into a full level moves its oldest span on.
 // A warm span's since_ms is the time it became warm.
 //
+// Splitting and merging (page_arena_set_split, off by default): a take may be served by any
+// bigger span, which is split at a multiple of the split unit (its head goes to the caller, the
+// rest keeps its entry, level and time); a span put next to hot spans (a split's other part, or a
+// mapping the kernel placed beside another) merges with them into one entry. Without it a freed
+// 12 MiB span could not serve a 20 MiB request nor two 6 MiB ones, and a program whose huge blocks
+// change size at every step mapped and faulted in most of them afresh. Warm spans are split but
+// never merged (a warm span's first page may hold data; the pages after it must read as zero).
+//
 // Counters (relaxed, statistics only): puts; hot_hits and warm_hits (takes served from each
 // level); misses (takes that found nothing); decommitted (spans moved hot -> warm); released and
-// bytes_released (spans and bytes unmapped, trim included). Once quiet and trimmed:
-// puts == hot_hits + warm_hits + released.
+// bytes_released (spans and bytes unmapped, trim included); splits (takes served by the head of a
+// bigger span), merges (spans absorbed by a neighbour put next to them). Once quiet and trimmed:
+// puts + splits == hot_hits + warm_hits + released + merges.
 #ifndef HAK_PAGE_ARENA_H
 #define HAK_PAGE_ARENA_H
 
@@ -63,7 +72,9 @@ typedef struct {
     X(misses, "takes that found no span")                                                          \
     X(decommitted, "spans moved from hot to warm")                                                 \
     X(released, "spans unmapped (trim included)")                                                  \
-    X(bytes_released, "bytes unmapped")
+    X(bytes_released, "bytes unmapped")                                                            \
+    X(splits, "takes served by the head of a bigger span")                                         \
+    X(merges, "cached spans absorbed by a neighbour put next to them")
 typedef struct {
     PAGE_ARENA_COUNTERS(HAK_COUNTER_FIELD)
 } page_arena_counters_t;
@@ -73,6 +84,7 @@ typedef struct {
     pa_level_t hot, warm;
     size_t max_hot_bytes, max_warm_bytes;
     uint64_t hot_decay_ms, warm_decay_ms;
+    size_t split_unit; // 0: spans are taken whole and never merged
     page_arena_counters_t stats;
 } page_arena_t;
 
@@ -81,9 +93,16 @@ typedef struct {
 void page_arena_init(page_arena_t *a, size_t max_hot_bytes, size_t max_warm_bytes,
                      uint64_t hot_decay_ms, uint64_t warm_decay_ms);
 
-// A cached span of at least `bytes` and at most bytes + bytes/4: the smallest such hot span, else
-// the smallest such warm one; NULL (a miss) if none. Sets *span_bytes to its size and *hot to
-// whether it kept its pages (false: every page but the first reads as zero).
+// Split bigger spans and merge neighbours (see above): spans are cut at multiples of `unit` bytes
+// from their start (a power of two, a multiple of the page); 0 turns it off. Before any put.
+void page_arena_set_split(page_arena_t *a, size_t unit);
+
+// A cached span of at least `bytes`: the smallest hot one, else the smallest warm one; NULL (a
+// miss) if none. Without splitting only spans of at most bytes + bytes/4 serve; with it a bigger
+// span serves whole up to that size, and beyond it is split: the caller gets its first
+// `bytes` rounded up to the split unit (when at least a unit remains). Sets *span_bytes to the
+// size handed out and *hot to whether it kept its pages (false: every page but the first reads
+// as zero).
 void *page_arena_take(page_arena_t *a, size_t bytes, size_t *span_bytes, bool *hot);
 
 // Cache a span (page-aligned, `bytes` a multiple of the page) at time now_ms, then apply the bounds
