@@ -35,6 +35,7 @@ void page_arena_init(page_arena_t *a, size_t max_hot_bytes, size_t max_warm_byte
     a->hot_decay_ms = hot_decay_ms;
     a->warm_decay_ms = warm_decay_ms;
     a->split_unit = 0;
+    a->takes = a->takes_seen = a->last_take_ms = 0;
     // Plain stores: the arena reaches other threads through whatever hands them a.
     memset(&a->stats, 0, sizeof a->stats);
 }
@@ -209,7 +210,15 @@ static void demote_and_release(page_arena_t *a, pa_span_t *demote, pa_span_t *re
 // `demote` may already hold spans evicted from the hot level.
 static void decay_and_unlock(page_arena_t *a, uint64_t now_ms, pa_span_t *demote) {
     pa_span_t *release = NULL;
-    cut_due(&a->hot, a->max_hot_bytes, a->hot_decay_ms, now_ms, &demote);
+    // Hot spans decay by time only once takes have stopped for the decay time: a program that
+    // keeps replacing its big blocks reuses them (its spans were split and merged, so their own
+    // times say little), and only the bound applies meanwhile.
+    if (a->takes != a->takes_seen) {
+        a->takes_seen = a->takes;
+        a->last_take_ms = now_ms;
+    }
+    uint64_t hot_decay = now_ms < add_sat(a->last_take_ms, a->hot_decay_ms) ? UINT64_MAX : a->hot_decay_ms;
+    cut_due(&a->hot, a->max_hot_bytes, hot_decay, now_ms, &demote);
     cut_due(&a->warm, a->max_warm_bytes, a->warm_decay_ms, now_ms, &release);
     hak_unlock(&a->lock);
     if (demote != NULL || release != NULL) demote_and_release(a, demote, release, now_ms);
@@ -231,6 +240,7 @@ void *page_arena_take(page_arena_t *a, size_t bytes, size_t *span_bytes, bool *h
         s = level_take(&a->hot, i, bytes, a->split_unit, span_bytes, &split);
     else if ((i = find_best(&a->warm, bytes, any_bigger)) >= 0)
         s = level_take(&a->warm, i, bytes, a->split_unit, span_bytes, &split);
+    if (s != NULL) a->takes++;
     hak_unlock(&a->lock);
     if (split) hak_count(&a->stats.splits, 1);
     if (s == NULL) {

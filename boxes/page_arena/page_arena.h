@@ -11,7 +11,9 @@
 //   released  unmapped (munmap), gone from the arena
 //
 // A put makes the span hot. Spans move on, oldest first, when a level is over its byte bound or
-// when they have stayed in it for its decay time: hot -> warm -> released. Decommitting and
+// when they have stayed in it for its decay time: hot -> warm -> released. The hot level decays
+// by time only once no take has been seen for its decay time (the takes are noticed at the next
+// put or tick): while a program keeps taking, only the bound applies. Decommitting and
 // unmapping happen outside the lock, and a span is decommitted before it enters the warm level
 // (purge before publish: a span visible in a level may be taken at once by another thread).
 // While in flight between the levels a span is in no level and counted in no bound.
@@ -85,6 +87,7 @@ typedef struct {
     size_t max_hot_bytes, max_warm_bytes;
     uint64_t hot_decay_ms, warm_decay_ms;
     size_t split_unit; // 0: spans are taken whole and never merged
+    uint64_t takes, takes_seen, last_take_ms; // under lock: when takes were last seen going on
     page_arena_counters_t stats;
 } page_arena_t;
 
