@@ -33,6 +33,10 @@ HAK_INLINE void huge_cache_init(void) {
 HAK_INLINE void *huge_cache_take(size_t bytes, size_t *span_bytes, bool *hot) {
     return page_arena_take(&huge_cache, bytes, span_bytes, hot);
 }
+// After a miss: the biggest cached mapping with its pages smaller than `bytes`, or NULL.
+HAK_INLINE void *huge_cache_take_smaller(size_t bytes, size_t *span_bytes) {
+    return page_arena_take_smaller(&huge_cache, bytes, span_bytes);
+}
 // Keep a freed mapping (2 MiB-aligned); false: the caller unmaps it.
 HAK_INLINE bool huge_cache_put(void *map, size_t bytes) {
     page_arena_put(&huge_cache, map, bytes, hak_clock_ms());
@@ -60,6 +64,10 @@ extern HAK_INTERNAL huge_cache_t huge_cache;
 HAK_INLINE void huge_cache_init(void) {}
 HAK_INLINE void *huge_cache_take(size_t bytes, size_t *span_bytes, bool *hot) {
     (void)bytes, (void)span_bytes, (void)hot;
+    return NULL;
+}
+HAK_INLINE void *huge_cache_take_smaller(size_t bytes, size_t *span_bytes) {
+    (void)bytes, (void)span_bytes;
     return NULL;
 }
 HAK_INLINE bool huge_cache_put(void *map, size_t bytes) {

@@ -73,6 +73,25 @@ size_t os_direct_good_size(size_t size) {
     return hak_page_round(lead + size) - lead;
 }
 
+// A miss: the biggest smaller mapping the cache keeps with its pages, moved to a new 2 MiB-aligned
+// place of `total` bytes (mremap: its pages move, only the extension faults in), its old data
+// cleared from the block's first `size` bytes if `zero`; NULL if there is none or it cannot move.
+static char *extend_smaller(size_t total, size_t lead, size_t size, bool zero) {
+    size_t old_bytes;
+    char *old = huge_cache_take_smaller(total, &old_bytes);
+    if (old == NULL) return NULL;
+    char *dest = hak_os_reserve_aligned(total, HAK_SEG_SIZE);
+    if (dest == NULL || !hak_os_move(old, old_bytes, dest, total)) { // (two merged mappings: no)
+        if (dest != NULL) hak_os_release(dest, total);
+        if (!huge_cache_put(old, old_bytes)) unmap(old, old_bytes);
+        return NULL;
+    }
+    if (zero) memset(dest + lead, 0, old_bytes - lead < size ? old_bytes - lead : size);
+    hak_count(&os_direct_stats.extended, 1);
+    hak_count(&os_direct_stats.bytes_mapped, total - old_bytes);
+    return dest;
+}
+
 void *os_direct_alloc(size_t size, size_t align, bool zero) {
     if (align < 16) align = 16;
     size_t lead = lead_of(align);
@@ -81,7 +100,7 @@ void *os_direct_alloc(size_t size, size_t align, bool zero) {
         errno = ENOMEM;
         return NULL;
     }
-    size_t page = hak_os_page_size(), total = hak_page_round(lead + size);
+    size_t page = hak_os_page_size(), fit = hak_page_round(lead + size), total = fit;
     char *map = NULL;
     if (map_align == HAK_SEG_SIZE) {
         size_t span_bytes;
@@ -94,6 +113,8 @@ void *os_direct_alloc(size_t size, size_t align, bool zero) {
             // (MADV_FREE leaves a warm span's old data in place.)
             bool clear_all = hot || !hak_os_decommit_zeroes() || size < page - lead;
             if (zero) memset(map + lead, 0, clear_all ? size : page - lead);
+        } else {
+            map = extend_smaller(total, lead, size, zero);
         }
     }
     if (map == NULL) {
@@ -105,7 +126,9 @@ void *os_direct_alloc(size_t size, size_t align, bool zero) {
     h->block = map + lead;
     h->map = map;
     h->map_size = total;
-    h->usable = total - lead;
+    // A cached span split at 2 MiB may reach far beyond the request: the block ends where a
+    // mapping of its own would (the rest of the span waits, untouched, for the free).
+    h->usable = (total - fit > fit / 4 ? fit : total) - lead;
     h->sample = NULL;
     if (!segmap_set((uintptr_t)map, SEGMAP_HUGE)) { // a fresh mapping where the map had no leaf yet
         hak_os_release(map, total);

@@ -51,6 +51,7 @@ void os_direct_report(hak_stats_writer_t *w);
     X(frees, "huge blocks freed")                                                                  \
     X(cache_hits, "huge blocks served by a cached mapping")                                        \
     X(grows, "huge blocks grown by moving their pages (realloc)")                                  \
+    X(extended, "huge blocks served by a smaller cached mapping moved and extended")               \
     X(bytes_mapped, "bytes mapped for huge blocks, in total")                                      \
     X(bytes_live, "bytes of live huge blocks' mappings")                                           \
     X(peak_blocks_live, "the most huge blocks live at once")                                       \

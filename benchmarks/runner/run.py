@@ -52,7 +52,7 @@ CASES = [
          quick="100K 16 2M 8M 42", full="500K 16 2M 8M 42",
          desc="1 thread, random churn, 2-8 MiB blocks (each its own mapping), working set 16"),
     dict(name="big_buffers", prog="big_buffers", kind="throughput",
-         quick="150 20 5M 25M 42", full="1000 20 5M 25M 42",
+         quick="60 20 5M 25M 42", full="500 20 5M 25M 42",
          desc="20 live buffers of 5-25 MiB, each step replaces one and zero-fills the new one"),
     dict(name="mt_private_tiny", prog="mid_large_mt", kind="throughput",
          quick="2 3M 4096 42 16 1024", full="4 5M 4096 42 16 1024",

@@ -255,6 +255,25 @@ void *page_arena_take(page_arena_t *a, size_t bytes, size_t *span_bytes, bool *h
     return s;
 }
 
+void *page_arena_take_smaller(page_arena_t *a, size_t bytes, size_t *span_bytes) {
+    if (looks_empty(a)) return NULL;
+    hak_lock(&a->lock);
+    int best = -1;
+    for (int i = 0; i < (int)a->hot.count; i++)
+        if (a->hot.entry[i].bytes < bytes && (best < 0 || a->hot.entry[i].bytes > a->hot.entry[best].bytes))
+            best = i;
+    void *span = NULL;
+    if (best >= 0) {
+        span = a->hot.entry[best].span;
+        *span_bytes = a->hot.entry[best].bytes;
+        level_remove(&a->hot, (unsigned)best);
+        a->takes++;
+    }
+    hak_unlock(&a->lock);
+    if (span != NULL) hak_count(&a->stats.smaller_hits, 1);
+    return span;
+}
+
 void page_arena_put(page_arena_t *a, void *span, size_t bytes, uint64_t now_ms) {
     size_t page = hak_os_page_size();
     if (HAK_UNLIKELY((((uintptr_t)span | bytes) & (page - 1)) != 0 || bytes == 0))

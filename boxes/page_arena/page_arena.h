@@ -38,7 +38,8 @@
 // level); misses (takes that found nothing); decommitted (spans moved hot -> warm); released and
 // bytes_released (spans and bytes unmapped, trim included); splits (takes served by the head of a
 // bigger span), merges (spans absorbed by a neighbour put next to them). Once quiet and trimmed:
-// puts + splits == hot_hits + warm_hits + released + merges.
+// smaller_hits (takes of page_arena_take_smaller served). Once quiet and trimmed:
+// puts + splits == hot_hits + warm_hits + smaller_hits + released + merges.
 #ifndef HAK_PAGE_ARENA_H
 #define HAK_PAGE_ARENA_H
 
@@ -76,7 +77,8 @@ typedef struct {
     X(released, "spans unmapped (trim included)")                                                  \
     X(bytes_released, "bytes unmapped")                                                            \
     X(splits, "takes served by the head of a bigger span")                                         \
-    X(merges, "cached spans absorbed by a neighbour put next to them")
+    X(merges, "cached spans absorbed by a neighbour put next to them")                             \
+    X(smaller_hits, "misses served by a smaller hot span for the caller to extend")
 typedef struct {
     PAGE_ARENA_COUNTERS(HAK_COUNTER_FIELD)
 } page_arena_counters_t;
@@ -107,6 +109,11 @@ void page_arena_set_split(page_arena_t *a, size_t unit);
 // size handed out and *hot to whether it kept its pages (false: every page but the first reads
 // as zero).
 void *page_arena_take(page_arena_t *a, size_t bytes, size_t *span_bytes, bool *hot);
+
+// After a miss: the biggest hot span smaller than `bytes`, whole (*span_bytes its size), for a
+// caller that can extend it in place of mapping `bytes` afresh (mremap keeps its pages: only the
+// extension faults in); NULL if there is none.
+void *page_arena_take_smaller(page_arena_t *a, size_t bytes, size_t *span_bytes);
 
 // Cache a span (page-aligned, `bytes` a multiple of the page) at time now_ms, then apply the bounds
 // and decay (which may decommit or unmap spans, this one included).

@@ -1,6 +1,6 @@
 // Unit tests of the page_arena box's splitting and merging (page_arena_set_split): a bigger span
 // serves a smaller take by its head, the rest stays cached; a span put beside hot spans merges
-// with them; warm spans never merge; long random churn hands out no byte twice and loses none.
+// with them; warm spans never merge; a miss may take the biggest smaller hot span; long random churn hands out no byte twice and loses none.
 // Spans are real mappings, written and read back.
 #include <setjmp.h>
 #include <stdarg.h>
@@ -132,6 +132,22 @@ static void test_warm_spans_do_not_merge(void **state) {
     hak_os_release(half, got);
 }
 
+static void test_smaller_hot_span_for_a_miss(void **state) {
+    page_arena_t *a = new_arena(SIZE_MAX, SIZE_MAX);
+    char *base = map_units(18), *small = base, *bigger = base + 3 * unit, *big = base + 9 * unit;
+    page_arena_put(a, small, 2 * unit, 0);
+    page_arena_put(a, bigger, 5 * unit, 0);
+    page_arena_put(a, big, 8 * unit, 0);
+    size_t got = 0;
+    assert_ptr_equal(page_arena_take_smaller(a, 8 * unit, &got), bigger); // the biggest below
+    assert_int_equal(got, 5 * unit);
+    assert_ptr_equal(page_arena_take_smaller(a, 2 * unit, &got), NULL); // none strictly smaller
+    assert_int_equal(cnt(&a->stats.smaller_hits), 1);
+    assert_true(page_arena_trim(a));
+    hak_os_release(bigger, 5 * unit);
+    (void)big;
+}
+
 // Random takes and puts of 1-12 units over a few mappings: every handed-out range is disjoint
 // from the others (checked by writing an owner tag into each page and reading it back before the
 // put), and once everything is put back and trimmed the counters balance.
@@ -176,6 +192,7 @@ int main(void) {
         cmocka_unit_test(test_head_put_back_merges_with_the_rest),
         cmocka_unit_test(test_neighbours_on_both_sides_merge),
         cmocka_unit_test(test_warm_spans_do_not_merge),
+        cmocka_unit_test(test_smaller_hot_span_for_a_miss),
         cmocka_unit_test(test_random_churn_hands_out_no_byte_twice),
     };
     return cmocka_run_group_tests_name("page_arena_split", tests, setup, NULL);
