@@ -30,7 +30,7 @@ static void *os_map(size_t size) {
     return p;
 }
 
-void *hak_os_reserve_aligned(size_t size, size_t align) {
+static void *reserve_once(size_t size, size_t align) {
     size_t page = hak_os_page_size();
     if (align < page) align = page;
     size = hak_page_round(size);
@@ -53,6 +53,22 @@ void *hak_os_reserve_aligned(size_t size, size_t align) {
     uintptr_t end = start + size + align;
     if (end > aligned + size) munmap((void *)(aligned + size), end - (aligned + size));
     return (void *)aligned;
+}
+
+static bool (*_Atomic pressure_handler)(void);
+
+void hak_os_on_pressure(bool (*release_cached)(void)) {
+    // relaxed: set once at start-up, before any reservation that could fail needs it.
+    atomic_store_explicit(&pressure_handler, release_cached, memory_order_relaxed);
+}
+
+// Under an address-space limit (ulimit -v, a container's) the mappings hakmem keeps cached for
+// reuse can be all that stands between a request and success.
+void *hak_os_reserve_aligned(size_t size, size_t align) {
+    void *p = reserve_once(size, align);
+    bool (*release_cached)(void) = atomic_load_explicit(&pressure_handler, memory_order_relaxed);
+    if (p == NULL && release_cached != NULL && release_cached()) p = reserve_once(size, align);
+    return p;
 }
 
 void hak_os_release(void *p, size_t size) { munmap(p, size); }

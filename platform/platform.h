@@ -41,7 +41,12 @@ HAK_INLINE size_t hak_page_round(size_t size) {
     return (size + page - 1) & ~(page - 1);
 }
 // Reserve `size` bytes aligned to `align` (a power of two >= page size). NULL with errno = ENOMEM.
+// A reservation that fails calls the pressure handler, if one is set, and tries once more if it
+// gave something back.
 void *hak_os_reserve_aligned(size_t size, size_t align);
+// Set the pressure handler: give back memory kept cached (unmap it); true if there was some. It
+// may take locks of its own, never one held by a caller of hak_os_reserve_aligned.
+void hak_os_on_pressure(bool (*release_cached)(void));
 void hak_os_release(void *p, size_t size);
 // Move the pages of [old, old+old_size) to `dest` (a range the caller reserved, page-aligned),
 // growing the mapping to new_size: no copy, the page tables move. The old range is gone after.

@@ -10,7 +10,10 @@ huge_cache_t huge_cache;
 
 // ---- freed mappings -----------------------------------------------------------------------------
 
-void os_direct_init(void) { huge_cache_init(); }
+void os_direct_init(void) {
+    huge_cache_init();
+    hak_os_on_pressure(os_direct_trim); // a failed reservation unmaps the cached mappings first
+}
 
 static void unmap(void *map, size_t size) {
     hak_os_release(map, size);

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "hakmem.h"
+#include "stress_common.h"
 
 // ThreadSanitizer's shadow memory grows with every page touched and never shrinks: resident memory
 // says nothing about hakmem there, so under it the tests run the same paths and check no figure.
@@ -47,15 +47,7 @@ static long rss_kb(void) {
     return f != NULL ? kb : -1;
 }
 #else
-static long rss_kb(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    long kb = -1;
-    while (f != NULL && fgets(line, sizeof line, f) != NULL)
-        if (strncmp(line, "VmRSS:", 6) == 0) kb = atol(line + 6);
-    if (f != NULL) fclose(f);
-    return kb;
-}
+static long rss_kb(void) { return status_kb("VmRSS:"); }
 #endif
 
 static void sleep_ms(long ms) {

@@ -1,5 +1,5 @@
 // Shared helpers of the stress tests: deterministic random numbers, a content pattern derived from
-// a block's address and size, and the scale of a run.
+// a block's address and size, the scale of a run, and figures of /proc/self/status.
 #ifndef HAK_STRESS_COMMON_H
 #define HAK_STRESS_COMMON_H
 
@@ -30,6 +30,17 @@
 #define STRESS_SANITIZER_DIV 1
 #endif
 #define STRESS_TSAN (STRESS_SANITIZER_DIV == 8)
+
+// A "Key:  N kB" line of /proc/self/status (key with its colon), in KiB; -1 if absent.
+static inline long status_kb(const char *key) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (f != NULL && fgets(line, sizeof line, f) != NULL)
+        if (strncmp(line, key, strlen(key)) == 0) kb = atol(line + strlen(key));
+    if (f != NULL) fclose(f);
+    return kb;
+}
 
 static inline long stress_scaled(long n) {
     long pct = 100;
