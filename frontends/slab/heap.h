@@ -78,7 +78,6 @@ typedef struct hak_heap {
     uint64_t tick_allocs[HAK_NCLASSES];
     uint64_t sample_base[HAK_NCLASSES]; // see heap_cache_t.until_sample
     uint64_t sample_rng;                // the random state of the gaps between samples
-    uint8_t sample_drawn[HAK_NCLASSES]; // a class's first gap is drawn at its first allocation
     bool live;
     _Atomic uint32_t maint;           // who works on the slabs now: nobody, the owner or the purger
     _Atomic uint64_t slow_paths;      // the owner's slow paths so far (heap_leave counts them)

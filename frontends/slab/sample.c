@@ -14,7 +14,6 @@ void heap_sample_init(hak_heap_t *h) {
     for (unsigned c = 0; c < HAK_NCLASSES; c++) {
         h->cache[c].until_sample = first;
         h->sample_base[c] = first;
-        h->sample_drawn[c] = !hak_prof_rate;
     }
 }
 
@@ -24,8 +23,9 @@ void *heap_sample_take(void *b, void *program) {
     heap_cache_t *c = &h->cache[cls];
     // The count goes on from zero: allocations so far stay sample_base - until_sample.
     uint64_t gap = next_gap(h, cls);
-    if (!h->sample_drawn[cls]) { // the class's first allocation: the first gap says if it is sampled
-        h->sample_drawn[cls] = 1;
+    // The class's first allocation (its count starts at 1 only with profiling on, and grows by
+    // at least 1 at every arrival here): the first gap says if it is sampled.
+    if (h->sample_base[cls] == 1) {
         if (gap > 1) {
             h->sample_base[cls] += gap - 1;
             c->until_sample = gap - 1;
