@@ -90,6 +90,22 @@ CASES = [
     dict(name="cxx_map", prog="cxx_map", kind="throughput",
          quick="2M 10K 42", full="10M 10K 42",
          desc="C++ unordered_map<uint32_t, string> insert/erase churn over 10K keys, 16-512 B strings"),
+    dict(name="batch_queue", prog="batch_queue", kind="throughput",
+         quick="2 2 500 4096 64 100", full="2 2 2000 4096 64 100",
+         desc="2 producers, 2 consumers: batches of 4096 x 64 B through a locked queue of <= 100 batches"),
+    dict(name="cache_thrash", prog="cache_thrash", kind="throughput",
+         quick="active 2 1000 1 1M", full="active 2 1000 1 4M",
+         desc="2 threads: malloc 1 B, write it 500K times, free; slow if their blocks share a line"),
+    dict(name="cache_scratch", prog="cache_thrash", kind="throughput",
+         quick="passive 2 1000 8 1M", full="passive 2 1000 8 4M",
+         desc="as cache_thrash, 8 B, each thread first frees a block the main thread allocated"),
+    dict(name="migrate", prog="migrate", kind="throughput",
+         quick="20 4 100K 42", full="50 4 100K 42",
+         desc="small program: rounds of 4 new threads, objects kept and swapped through a shared table"),
+    dict(name="generations", prog="generations", kind="throughput",
+         quick="40 8 4M 42", full="300 8 10M 42",
+         mem_rows=[("end_rss_kb", "at the end"), ("rss_after_free_kb", "1 s after free")],
+         desc="generations of 8 threads, 16 B-5 KiB, each frees half and leaves half to the next"),
     dict(name="memory_tiny16", prog="memory", kind="memory",
          quick="tiny16 1M", full="tiny16 1M",
          desc="1M x 16 B (15.6 MB of data + 7.8 MB pointer array), then free all and wait 1 s"),
@@ -452,6 +468,7 @@ def build_tables(cases, allocs, med, records):
         metrics = [("peak_rss_kb", "peak")]
         if c["kind"] == "memory":
             metrics.append(("rss_after_free_kb", "1 s after free"))
+        metrics += c.get("mem_rows", [])
         for key, label in metrics:
             vals = {n: med.get((c["name"], n), {}).get(key) for n in names}
             row = [f"{c['name']} ({label})"] + [fmt_mib(vals[n]) + ("*" if noisy(med, c["name"], n, key) else "")
@@ -614,8 +631,8 @@ def describe_run(case, alloc, rec):
     return what
 
 
-MEDIAN_METRICS = ["ops_per_sec", "peak_rss_kb", "rss_after_free_kb", "overhead_kb", "retained_kb",
-                  "start_rss_kb", "rss_half_kb", "seconds"]
+MEDIAN_METRICS = ["ops_per_sec", "peak_rss_kb", "rss_after_free_kb", "end_rss_kb", "overhead_kb",
+                  "retained_kb", "start_rss_kb", "rss_half_kb", "seconds"]
 
 
 def compute_medians(cases, allocs, records):
@@ -640,7 +657,8 @@ def compute_medians(cases, allocs, records):
 
 
 RUN_FIELDS = ["case", "program", "args", "allocator", "run", "ok", "error", "ops_per_sec", "peak_rss_kb",
-              "rss_after_free_kb", "overhead_kb", "retained_kb", "start_rss_kb", "seconds", "wall_seconds",
+              "rss_after_free_kb", "end_rss_kb", "overhead_kb", "retained_kb", "start_rss_kb", "seconds",
+              "wall_seconds",
               "misaligned", "served_by", "hakmem_allocs"]
 MEDIAN_FIELDS = ["case", "allocator", "metric", "median", "min", "max", "spread_pct", "n"]
 
