@@ -71,7 +71,13 @@ void bin_free_local(hak_heap_t *h, hak_slab_t *s, void *b) {
         slab_list_remove(bin, s);
         slab_list_push(bin, s, SLAB_PARTIAL);
     }
-    if (s->used == 0 && s->list != SLAB_CURRENT) {
+    if (s->used != 0) return;
+    if (h->cache[s->cls].emptying) {
+        // The thread only frees this class (cache_bounds.h): not even the current slab or a
+        // spare is kept for allocations that may never come.
+        slab_list_remove(bin, s);
+        slab_release(s);
+    } else if (s->list != SLAB_CURRENT) {
         slab_list_remove(bin, s);
         bin_retire(bin, s);
     }

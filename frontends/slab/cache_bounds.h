@@ -11,6 +11,17 @@
 // miss on each: in a ring of 4 threads freeing half their blocks in the next one, the base bound
 // moved 10-30% of all blocks through the depot.
 //
+// A thread that only frees (a program tearing down its structures, a thread freeing what exited
+// threads left) would leave each class's cache full when it stops: blocks nobody will take,
+// pinning their slabs until the thread allocates again, which may be never (free everything and
+// sleep: 3.7 MB of caches kept 7.6 MB resident). Once drains with no refill in between have
+// moved EMPTYING_BYTES (8 MiB) of batches, not counting drains of blocks bound for a live heap (a
+// consumer's, which go on to the depot), while the heap allocated fewer blocks than an eighth of
+// those (a churn served from the caches allocates as many), the heap's caches are emptied: every
+// class's blocks go back and its bound
+// drops to an eighth of a batch (at least one block) until the class refills; a drain of a
+// lowered class takes all its blocks.
+//
 // A fresh heap's refills start at 4 blocks and double up to size_class_batch, so a short-lived
 // thread does not carve (and drain at exit) full batches of classes it uses a few times.
 #ifndef HAK_CACHE_BOUNDS_H
@@ -20,7 +31,15 @@
 
 // Owner only.
 void cache_on_refill(hak_heap_t *h, unsigned cls);
-HAK_INLINE void cache_on_drain(hak_heap_t *h, unsigned cls) { h->cache[cls].drained = true; }
+// What a drain of the class is to take (to_live_heap: its blocks are bound for another live heap,
+// or are not to count in the run):
+// a batch; every block of the class; the same, lowering its bound first; or every block of every
+// class not bound for a live heap, lowering their bounds (the run of drains has just shown a
+// thread that only frees).
+typedef enum { DRAIN_BATCH, DRAIN_CLASS, DRAIN_LOWER_CLASS, DRAIN_ALL_CLASSES } drain_kind_t;
+drain_kind_t cache_on_drain(hak_heap_t *h, unsigned cls, bool to_live_heap);
+// Lowers the class's bound until its next refill (or tick).
+void cache_lower_bound(hak_heap_t *h, unsigned cls);
 void cache_reset_bound(hak_heap_t *h, unsigned cls);
 // Blocks the next refill of the class takes (and the one after takes twice as many).
 uint32_t cache_next_refill_batch(hak_heap_t *h, unsigned cls);

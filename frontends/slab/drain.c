@@ -47,26 +47,56 @@ static bool drain_to_depot(hak_heap_t *h, unsigned cls, batch_depot_t *d) {
     return true;
 }
 
-// Whether the block a drain would take first belongs to another heap's slab: the cache then holds
-// blocks other threads allocated, and the whole batch goes to the depot as it is; a thread
+// Whether the block a drain would take first belongs to another live heap's slab: the cache then
+// holds blocks other threads allocated, and the whole batch goes to the depot as it is; a thread
 // churning its own blocks keeps them to itself (its depot traffic would only mix blocks between
 // threads that do not share).
 static bool cache_front_is_foreign(hak_heap_t *h, unsigned cls) {
     void *b = tc_peek(&h->cache[cls].tc);
     if (b == NULL) return false;
     hak_slab_t *s = slab_of_block(b);
-    return atomic_load_explicit(&s->owner, memory_order_relaxed) != h;
+    hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_relaxed);
+    return owner != h && owner != NULL;
+}
+
+// A class of a thread that only frees (cache_bounds.h): all its blocks back, its bound lowered.
+static void heap_empty_class(hak_heap_t *h, unsigned cls) {
+    cache_lower_bound(h, cls);
+    if (tc_count(&h->cache[cls].tc) > 0)
+        heap_drain_n(h, cls, UINT32_MAX, depot_of(cls) != NULL);
 }
 
 HAK_NOINLINE void heap_drain(hak_heap_t *h, unsigned cls) {
     heap_enter(h);
     hak_count_owned(&h->stats[cls].drains, 1);
-    cache_on_drain(h, cls);
     batch_depot_t *d = depot_of(cls);
-    if (!(d != NULL && cache_front_is_foreign(h, cls) && drain_to_depot(h, cls, d)))
-        heap_drain_n(h, cls, size_class_batch(cls), d != NULL);
+    // Classes without a depot (large blocks, a few cached per class) are left out of the run of
+    // drains: a churn of large blocks drains megabytes without a refill.
+    bool foreign = d == NULL || cache_front_is_foreign(h, cls);
+    switch (cache_on_drain(h, cls, foreign)) {
+    case DRAIN_ALL_CLASSES:
+        for (unsigned c = 0; c < HAK_NCLASSES; c++)
+            if (depot_of(c) == NULL || !cache_front_is_foreign(h, c)) heap_empty_class(h, c);
+        break;
+    case DRAIN_LOWER_CLASS:
+        heap_empty_class(h, cls);
+        break;
+    case DRAIN_CLASS:
+        heap_drain_n(h, cls, UINT32_MAX, d != NULL);
+        break;
+    case DRAIN_BATCH:
+        if (!(d != NULL && foreign && drain_to_depot(h, cls, d)))
+            heap_drain_n(h, cls, size_class_batch(cls), d != NULL);
+        break;
+    }
     heap_leave(h);
 }
+
+// Frees a thread without a heap makes one block at a time, each an atomic push onto its slab's
+// remote queue, before it gets a heap of its own: a thread that only frees (a consumer of another
+// thread's blocks) then frees into a cache and hands blocks back in batches.
+#define HEAPLESS_FREES_BEFORE_HEAP 64
+static __thread uint32_t heapless_frees;
 
 // A free the fast path could not finish: an invalid pointer (abort), a cache without room (push,
 // then drain), or a thread without a heap (straight to the slab's remote queue).
@@ -75,6 +105,10 @@ HAK_NOINLINE void heap_free_slow(hak_slab_t *s, void *p) {
     heap_mark_freed(p);
     hak_heap_t *h = hak_tls_heap;
     unsigned cls = s->cls;
+    if (h == &hak_heap_empty && ++heapless_frees > HEAPLESS_FREES_BEFORE_HEAP) {
+        h = heap_create();
+        if (h == NULL) h = &hak_heap_empty;
+    }
     if (h != &hak_heap_empty) {
         if (tc_push(&h->cache[cls].tc, p)) heap_drain(h, cls);
         return;

@@ -35,6 +35,7 @@ typedef struct {
     uint32_t refill_batch;
     uint8_t bound_batches; // the cache's bound in batches (cache_bounds.c); 0: the base
     bool drained;          // the class drained since its last refill
+    bool emptying;         // the thread only frees the class: its bound is lowered (cache_bounds.c)
 } heap_cache_t;
 _Static_assert(sizeof(heap_cache_t) == HAK_CLASS_ENTRY_SIZE, "size_class.h's entry offsets");
 
@@ -84,6 +85,14 @@ typedef struct hak_heap {
     uint64_t purger_seen_slow_paths;  // the purger's: slow_paths at its last pass
     size_t
         bound_extra_bytes; // what the caches' bounds grew by, in bytes of blocks (cache_bounds.c)
+    // Drains since the last refill, not counting blocks bound for another live heap
+    // (cache_bounds.c): the bytes of their batches, the blocks of those of its second half and
+    // the heap's allocations when that began, and whether the run has emptied the caches.
+    struct {
+        size_t bytes;
+        uint64_t blocks, allocs_at_start;
+        bool emptying;
+    } drain_run;
     struct grow_region *grow;  // where realloc grows blocks in place (grow.h); NULL until needed
     uint64_t grow_tick_placed; // its count of placed blocks at the last tick
 } hak_heap_t;
