@@ -68,9 +68,7 @@ typedef struct {
 
 static int run_aligned(uint64_t iters, uint64_t ws, uint64_t seed) {
     if (ws == 0 || ws > UINT32_MAX) wl_die("need 0 < working-set");
-    size_t len = 1;
-    while (len < iters && len < ((size_t)1 << 18))
-        len <<= 1;
+    size_t len = wl_table_len(iters, (size_t)1 << 18);
     astep_t *tab = malloc(len * sizeof *tab);
     void **slots = calloc(ws, sizeof *slots);
     if (!tab || !slots) wl_die("out of memory");

@@ -81,9 +81,7 @@ int main(int argc, char **argv) {
     worker_t *ws = calloc(g_threads, sizeof *ws);
     if (!g_arrays || !ws) wl_die("out of memory");
     uint64_t per_thread = g_rounds * g_steps;
-    size_t tab_len = 1;
-    while (tab_len < per_thread && tab_len < ((size_t)1 << 16))
-        tab_len <<= 1;
+    size_t tab_len = wl_table_len(per_thread, (size_t)1 << 16);
     for (unsigned t = 0; t < g_threads; t++) {
         g_arrays[t] = calloc(g_blocks, sizeof(void *));
         ws[t].id = t;

@@ -25,9 +25,7 @@ typedef struct {
 
 static void *worker(void *arg) {
     worker_t *w = arg;
-    size_t tab_len = 1;
-    while (tab_len < g_iters && tab_len < ((size_t)1 << 16))
-        tab_len <<= 1;
+    size_t tab_len = wl_table_len(g_iters, (size_t)1 << 16);
     step_t *tab = malloc(tab_len * sizeof *tab);
     void **slots = calloc(g_ws, sizeof *slots);
     if (!tab || !slots) wl_die("out of memory for the tables");

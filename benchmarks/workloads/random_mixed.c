@@ -30,9 +30,7 @@ int main(int argc, char **argv) {
 
     /* The table of steps: a power of two no larger than needed, at most 256K entries (2 MiB); the
      * loop walks it cyclically. */
-    size_t tab_len = 1;
-    while (tab_len < iters && tab_len < ((size_t)1 << 18))
-        tab_len <<= 1;
+    size_t tab_len = wl_table_len(iters, (size_t)1 << 18);
     step_t *tab = malloc(tab_len * sizeof *tab);
     void **slots = calloc(ws, sizeof *slots);
     if (!tab || !slots) wl_die("out of memory for the tables");

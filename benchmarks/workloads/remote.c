@@ -81,19 +81,12 @@ static uint32_t *size_table(uint64_t seed, size_t len) {
     return t;
 }
 
-static size_t table_len(uint64_t n) {
-    size_t len = 1;
-    while (len < n && len < ((size_t)1 << 16))
-        len <<= 1;
-    return len;
-}
-
 /* ---- producer / consumer -----------------------------------------------------------------------
  */
 
 static void *producer(void *arg) {
     worker_t *w = arg;
-    size_t len = table_len(g_iters);
+    size_t len = wl_table_len(g_iters, (size_t)1 << 16);
     uint32_t *sizes = size_table(g_seed + 1000003ull * w->id, len);
     spsc_t *q = g_q[w->id / 2];
     spin_barrier_wait(&g_start);
@@ -146,7 +139,7 @@ static uint64_t drain(spsc_t *q, unsigned max) {
 
 static void *ring_worker(void *arg) {
     worker_t *w = arg;
-    size_t len = table_len(g_iters);
+    size_t len = wl_table_len(g_iters, (size_t)1 << 16);
     step_t *tab = malloc(len * sizeof *tab);
     void **slots = calloc(g_ws, sizeof *slots);
     if (!tab || !slots) wl_die("out of memory");

@@ -74,6 +74,15 @@ static inline uint64_t rng_range(rng_t *r, uint64_t lo, uint64_t hi) {
     return lo + rng_next(r) % (hi - lo + 1);
 }
 
+/* The length of a table of steps drawn before a timed loop that walks it cyclically: the power of
+ * two no smaller than n, at most `limit` (a power of two). */
+static inline size_t wl_table_len(uint64_t n, size_t limit) {
+    size_t len = 1;
+    while (len < n && len < limit)
+        len <<= 1;
+    return len;
+}
+
 /* ---- argument parsing -------------------------------------------------------------------------
  */
 

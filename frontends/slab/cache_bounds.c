@@ -4,6 +4,7 @@
 
 #define CACHE_EXTRA_BYTES (4 * HAK_MiB)
 #define REFILL_FIRST_BATCH 4
+#define REFILL_FIRST_BYTES (4 * HAK_KiB)
 #define EMPTYING_BYTES (8 * HAK_MiB)
 
 static size_t batch_bytes(unsigned cls) {
@@ -91,10 +92,18 @@ void cache_reset_bound(hak_heap_t *h, unsigned cls) {
     h->cache[cls].drained = false;
 }
 
+// A fresh heap's first refill of a class: 4 blocks, fewer above 1 KiB (at most 4 KiB of them, at
+// least one block): carving writes a link into each block, faulting its page in, and a small
+// program's threads touch many classes a few blocks each.
+static uint32_t first_refill(unsigned cls) {
+    uint32_t n = (uint32_t)(REFILL_FIRST_BYTES / hak_class_size[cls]);
+    return n < 1 ? 1 : n > REFILL_FIRST_BATCH ? REFILL_FIRST_BATCH : n;
+}
+
 uint32_t cache_next_refill_batch(hak_heap_t *h, unsigned cls) {
     heap_cache_t *c = &h->cache[cls];
     uint32_t max = size_class_batch(cls),
-             want = c->refill_batch ? c->refill_batch : REFILL_FIRST_BATCH;
+             want = c->refill_batch ? c->refill_batch : first_refill(cls);
     if (want >= max) return max;
     c->refill_batch = 2 * want;
     return want;
