@@ -90,8 +90,19 @@ HAK_EXPORT void *hak_calloc(size_t count, size_t size) {
     return p;
 }
 
+// realloc of a block already freed (it would be copied from and freed again): the block this
+// thread freed last in every preset, any freed block where freed blocks are marked.
+static void check_not_freed(void *p, unsigned what, const char *caller) {
+    if (!segmap_is_slabs(what)) return;
+    hak_slab_t *s = segment_slab_at((hak_segment_t *)segment_header_of(p), p, what);
+    if (!slab_is_block(s, p)) return; // block_usable says so
+    heap_check_not_just_freed(s, p, caller);
+    heap_check_unmarked(p, caller);
+}
+
 static HAK_NOINLINE void *realloc_slow(void *p, size_t size, unsigned what) {
     size_t old = block_usable(p, "realloc");
+    check_not_freed(p, what, "realloc");
     if (size == 0) { // glibc frees and returns NULL
         hak_free(p);
         return NULL;

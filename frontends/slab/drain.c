@@ -102,6 +102,7 @@ static __thread uint32_t heapless_frees;
 // then drain), or a thread without a heap (straight to the slab's remote queue).
 HAK_NOINLINE void heap_free_slow(hak_slab_t *s, void *p) {
     if (!slab_is_block(s, p)) hak_fatal("free(): invalid pointer %p", p);
+    heap_check_not_just_freed(s, p, "free");
     heap_mark_freed(p);
     hak_heap_t *h = hak_tls_heap;
     unsigned cls = s->cls;

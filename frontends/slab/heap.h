@@ -122,17 +122,28 @@ HAK_INLINE void heap_mark_init(void) {
     hak_freed_mark =
         (uintptr_t)((hak_os_random_seed() ^ 0x9e3779b97f4a7c15u) * 0xbf58476d1ce4e5b9u) | 1;
 }
+HAK_INLINE void heap_check_unmarked(void *p, const char *caller) {
+    if (HAK_UNLIKELY(((uintptr_t *)p)[1] == hak_freed_mark))
+        hak_fatal("%s(): double free %p", caller, p);
+}
 HAK_INLINE void heap_mark_freed(void *p) {
-    uintptr_t *mark = (uintptr_t *)p + 1;
-    if (HAK_UNLIKELY(*mark == hak_freed_mark)) hak_fatal("free(): double free %p", p);
-    *mark = hak_freed_mark;
+    heap_check_unmarked(p, "free");
+    ((uintptr_t *)p)[1] = hak_freed_mark;
 }
 HAK_INLINE void heap_unmark(void *b) { ((uintptr_t *)b)[1] = 0; }
 #else
 HAK_INLINE void heap_mark_init(void) {}
+HAK_INLINE void heap_check_unmarked(void *p, const char *caller) { (void)p, (void)caller; }
 HAK_INLINE void heap_mark_freed(void *p) { (void)p; }
 HAK_INLINE void heap_unmark(void *b) { (void)b; }
 #endif
+
+// Aborts if p, a block of slab s, is the block this thread freed last in its class (the front of
+// its cache): caller() is called on a block already freed. Every preset, at the cost of a compare.
+HAK_INLINE void heap_check_not_just_freed(const hak_slab_t *s, void *p, const char *caller) {
+    if (HAK_UNLIKELY(tc_peek(&hak_tls_heap->cache[s->cls].tc) == p))
+        hak_fatal("%s(): double free %p", caller, p);
+}
 
 // The calling thread's cache entry of a class, by class or by the entry's offset (size_class.h).
 HAK_INLINE heap_cache_t *heap_cache_of(unsigned cls) {
@@ -164,13 +175,16 @@ HAK_INLINE void *heap_alloc(unsigned cls) { return heap_alloc_from(heap_cache_of
 
 // Free a block of a slab segment (the segmap said so, and gave its slot shift). A thread that
 // never allocated has no cache (the shared empty heap's must not be written): its frees take the
-// slow path, as do frees into a full cache (they drain it).
+// slow path, as do frees into a full cache (they drain it), and a free of the block at the front
+// of the cache: the block this thread freed last, freed again (free(p); free(p)), which would
+// otherwise be in the cache twice and handed out twice (heap_free_slow aborts; the tls_sll cache
+// only, see TC_FRONT_IS_CHEAP).
 HAK_INLINE void heap_free(hak_segment_t *seg, void *p, unsigned slot_shift) {
     hak_slab_t *s = segment_slab_at(seg, p, slot_shift);
     hak_heap_t *h = hak_tls_heap;
     tc_t *c = &h->cache[s->cls].tc;
     // The empty heap's caches have no room (bound 0), so one test covers "full" and "no heap".
-    if (HAK_LIKELY(slab_is_block(s, p) && tc_has_room(c))) {
+    if (HAK_LIKELY(slab_is_block(s, p) && tc_has_room(c) && !(TC_FRONT_IS_CHEAP && tc_peek(c) == p))) {
         heap_mark_freed(p);
         (void)tc_push(c, p);
         return;

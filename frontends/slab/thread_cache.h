@@ -46,6 +46,9 @@ HAK_INLINE bool tc_push(tc_t *c, void *b) { return unified_cache_push(c, b); }
 HAK_INLINE bool tc_has_room(const tc_t *c) { return c->count + 1 < c->cap; }
 // The block the next pop returns, or NULL.
 HAK_INLINE void *tc_peek(const tc_t *c) { return c->count ? c->slots[c->count - 1] : NULL; }
+// Whether free's fast path compares the block with the cache's front (heap.h): here the front is
+// a load and a branch of its own (+13 instructions per malloc+free pair), so only the slow path does.
+#define TC_FRONT_IS_CHEAP 0
 // Relaxed atomic read: statistics may read another thread's count.
 HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
 // Add a NULL-terminated chain of n blocks, first..last (count + n <= cap); last NULL: not known.
@@ -81,6 +84,8 @@ HAK_INLINE bool tc_push(tc_t *c, void *b) { return tls_sll_push(c, b); }
 HAK_INLINE bool tc_has_room(const tc_t *c) { return c->count + 1 < c->cap; }
 // The block the next pop returns, or NULL.
 HAK_INLINE void *tc_peek(const tc_t *c) { return c->head; }
+// The push loads the head anyway: comparing the freed block with it costs a compare.
+#define TC_FRONT_IS_CHEAP 1
 // Relaxed atomic read: statistics may read another thread's count.
 HAK_INLINE uint32_t tc_count(const tc_t *c) { return __atomic_load_n(&c->count, __ATOMIC_RELAXED); }
 // Add a NULL-terminated chain of n blocks, first..last, in front; last NULL: not known. O(1) into

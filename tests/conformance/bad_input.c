@@ -214,6 +214,13 @@ static void double_free_body(void *arg) {
     hak_free(arg);
 }
 
+#if HAK_THREAD_CACHE == 1 || HAK_HARDENED
+static void realloc_after_free_body(void *arg) {
+    hak_free(arg);
+    (void)hak_realloc(arg, 4096);
+}
+#endif
+
 #define SLAB_SIZES 16, 100, 1024, 5000, 32768, 100000, 1835008
 
 static void test_double_free(void **state) {
@@ -226,13 +233,18 @@ static void test_double_free(void **state) {
     run_child(double_free_body, huge, &r);
     assert_aborted_with(&r, "free(): invalid pointer", huge);
     hak_free(huge);
-#if HAK_HARDENED
-    size_t sizes[] = {SLAB_SIZES};
-    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-        void *p = hak_malloc(sizes[i]);
+#if HAK_THREAD_CACHE == 1 || HAK_HARDENED
+    // A slab block freed twice in a row by one thread is the front of its cache: caught with the
+    // tls_sll cache (the cache would otherwise hold it twice and hand it out twice), by free and
+    // realloc; and by any hardened variant's mark.
+    size_t slab_sizes[] = {SLAB_SIZES};
+    for (size_t i = 0; i < sizeof slab_sizes / sizeof slab_sizes[0]; i++) {
+        void *p = hak_malloc(slab_sizes[i]);
         assert_non_null(p);
         run_child(double_free_body, p, &r);
         assert_aborted_with(&r, "free(): double free", p);
+        run_child(realloc_after_free_body, p, &r);
+        assert_aborted_with(&r, "realloc(): double free", p);
         hak_free(p);
     }
 #endif
@@ -254,9 +266,13 @@ static void double_free_across_threads_body(void *arg) {
 }
 
 // The first free, then enough frees of the same class that the block leaves the thread's cache
-// (for a depot or its slab's free list), then the second.
+// (for a depot or its slab's free list), then the second. A block of the same refill (of the
+// same slab) stays live: a thread that frees this much empties its caches and gives back the
+// slabs that empty (the slab of a twice-freed block that was given back is no longer a slab:
+// "invalid pointer").
 static void double_free_after_drain_body(void *arg) {
     size_t size = hak_malloc_usable_size(arg);
+    void *neighbour = hak_malloc(size);
     size_t n = 16 * MiB / size + 64; // more than any cache keeps
     if (n > 20000) n = 20000;
     void **others = hak_malloc(n * sizeof *others);
@@ -264,6 +280,7 @@ static void double_free_after_drain_body(void *arg) {
     hak_free(arg);
     for (size_t i = 0; i < n; i++) hak_free(others[i]);
     hak_free(arg);
+    hak_free(neighbour);
 }
 
 static void test_double_free_anywhere(void **state) {
