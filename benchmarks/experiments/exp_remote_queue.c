@@ -102,7 +102,7 @@ static void *producer_main(void *arg) {
             b->producer = (uint32_t)pr->index;
             if (k + 1 < n) b->next = block_at(sh, i + k + 1);
         }
-        remote_queue_push_chain(&sh->q, first, b);
+        remote_queue_push_chain(&sh->q, first, b, (uint32_t)n);
         i += n;
     }
     pr->push_seconds = now() - t0;
@@ -148,7 +148,7 @@ static int run_once(const options_t *o, int producers, unsigned char *arena, uns
     double t0 = now();
     atomic_store_explicit(&sh.go, 1, memory_order_release);
     while (received < o->blocks) {
-        block_t *b = remote_queue_take_all(&sh.q);
+        block_t *b = remote_queue_take_all(&sh.q, NULL);
         if (o->work) spin(o->work);
         if (b == NULL) {
             empty++;

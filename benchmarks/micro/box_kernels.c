@@ -273,7 +273,7 @@ size_t kern_rq_consume(kern_rq_t *k, size_t expected) {
     size_t received = 0, takes = 0;
     unsigned idle = 0;
     while (received < expected) {
-        void *chain = remote_queue_take_all(&k->q);
+        void *chain = remote_queue_take_all(&k->q, NULL);
         if (chain == NULL) {
             if (++idle % 64 == 0) sched_yield(); // producers may outnumber the cores
             continue;
@@ -287,5 +287,5 @@ size_t kern_rq_consume(kern_rq_t *k, size_t expected) {
 
 size_t kern_rq_push_take(kern_rq_t *k, void *blocks, size_t n, size_t stride) {
     kern_rq_produce(k, blocks, n, stride);
-    return remote_queue_chain_length(remote_queue_take_all(&k->q), NULL);
+    return remote_queue_chain_length(remote_queue_take_all(&k->q, NULL), NULL);
 }

@@ -114,6 +114,6 @@ HAK_NOINLINE void heap_free_slow(hak_slab_t *s, void *p) {
         if (tc_push(&h->cache[cls].tc, p)) heap_drain(h, cls);
         return;
     }
-    remote_push(s, cls, p, p);
+    remote_push(s, cls, p, p, 1);
     hak_count(&hak_heapless_frees[cls], 1);
 }

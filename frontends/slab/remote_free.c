@@ -4,14 +4,14 @@
 // have become empty.
 static _Atomic bool abandoned_freed;
 
-void remote_push(hak_slab_t *s, unsigned cls, void *first, void *last) {
+void remote_push(hak_slab_t *s, unsigned cls, void *first, void *last, uint32_t n) {
     // Read before the push: once the blocks are in the queue the owner may collect them, empty
     // the slab and hand it to another class. A stale owner only gets a spurious hint (heaps are
     // never unmapped).
     // acquire: pairs with the release that made the owner (the heap's making happens before the
     // hint written into it below).
     hak_heap_t *owner = atomic_load_explicit(&s->owner, memory_order_acquire);
-    bool was_empty = remote_queue_push_chain(&s->remote, first, last);
+    bool was_empty = remote_queue_push_chain(&s->remote, first, last, n);
     // The owner may have exited between the read and the push, abandoning the slab after its last
     // collection: look again. The fence pairs with the abandoning thread's fence between its store
     // of NULL and its look at the queue (remote_note_abandoned): one of the two sees the other's
@@ -46,6 +46,7 @@ typedef struct {
     struct {
         hak_slab_t *slab;
         void *first, *last;
+        uint32_t n;
     } run[REMOTE_RUNS];
     unsigned n;
     uint32_t pushes;
@@ -53,7 +54,7 @@ typedef struct {
 
 static void remote_batch_flush(remote_batch_t *rb, unsigned cls) {
     for (unsigned i = 0; i < rb->n; i++)
-        remote_push(rb->run[i].slab, cls, rb->run[i].first, rb->run[i].last);
+        remote_push(rb->run[i].slab, cls, rb->run[i].first, rb->run[i].last, rb->run[i].n);
     rb->pushes += rb->n;
     rb->n = 0;
 }
@@ -63,12 +64,14 @@ static void remote_batch_add(remote_batch_t *rb, unsigned cls, hak_slab_t *s, vo
         if (rb->run[i].slab == s) {
             *(void **)b = rb->run[i].first;
             rb->run[i].first = b;
+            rb->run[i].n++;
             return;
         }
     }
     if (rb->n == REMOTE_RUNS) remote_batch_flush(rb, cls);
     rb->run[rb->n].slab = s;
     rb->run[rb->n].first = rb->run[rb->n].last = b;
+    rb->run[rb->n].n = 1;
     rb->n++;
 }
 

@@ -9,8 +9,8 @@
 
 #include "heap.h"
 
-// Push a chain of blocks of slab s (first..last, class cls) into its remote queue.
-void remote_push(hak_slab_t *s, unsigned cls, void *first, void *last);
+// Push a chain of n blocks of slab s (first..last, class cls) into its remote queue.
+void remote_push(hak_slab_t *s, unsigned cls, void *first, void *last, uint32_t n);
 
 // Send a NULL-terminated chain of blocks of class cls back to their slabs' remote queues, one push
 // per run of blocks of one slab. Returns how many blocks.

@@ -30,8 +30,8 @@ static void test_empty_take_all(void **state) {
     remote_queue_t q;
     remote_queue_init(&q);
     assert_true(remote_queue_is_empty(&q));
-    assert_null(remote_queue_take_all(&q));
-    assert_null(remote_queue_take_all(&q));
+    assert_null(remote_queue_take_all(&q, NULL));
+    assert_null(remote_queue_take_all(&q, NULL));
     assert_true(remote_queue_is_empty(&q));
 }
 
@@ -42,14 +42,14 @@ static void test_push_reports_empty_transition(void **state) {
     assert_false(remote_queue_is_empty(&q));
     assert_false(remote_queue_push(&q, &small_blocks[1])); // already non-empty
     assert_false(remote_queue_push(&q, &small_blocks[2]));
-    void *chain = remote_queue_take_all(&q);
+    void *chain = remote_queue_take_all(&q, NULL);
     assert_non_null(chain);
     assert_true(remote_queue_is_empty(&q));
-    assert_null(remote_queue_take_all(&q));
+    assert_null(remote_queue_take_all(&q, NULL));
     // After a take the queue is empty again, so the next push reports the transition again.
     assert_true(remote_queue_push(&q, &small_blocks[3]));
     assert_false(remote_queue_push(&q, &small_blocks[4]));
-    assert_non_null(remote_queue_take_all(&q));
+    assert_non_null(remote_queue_take_all(&q, NULL));
     assert_true(remote_queue_push(&q, &small_blocks[5]));
 }
 
@@ -58,7 +58,7 @@ static void test_take_all_lifo_and_null_terminated(void **state) {
     remote_queue_init(&q);
     for (int i = 0; i < 10; i++)
         remote_queue_push(&q, &small_blocks[i]);
-    void *b = remote_queue_take_all(&q);
+    void *b = remote_queue_take_all(&q, NULL);
     for (int i = 9; i >= 0; i--) {
         assert_ptr_equal(b, &small_blocks[i]);
         b = *(void **)b;
@@ -75,13 +75,13 @@ static void test_chain_length(void **state) {
     remote_queue_t q;
     remote_queue_init(&q);
     remote_queue_push(&q, &small_blocks[7]);
-    void *chain = remote_queue_take_all(&q);
+    void *chain = remote_queue_take_all(&q, NULL);
     assert_int_equal(remote_queue_chain_length(chain, &last), 1);
     assert_ptr_equal(last, &small_blocks[7]);
 
     for (int i = 0; i < 50; i++)
         remote_queue_push(&q, &small_blocks[i]);
-    chain = remote_queue_take_all(&q);
+    chain = remote_queue_take_all(&q, NULL);
     assert_int_equal(remote_queue_chain_length(chain, &last), 50);
     assert_ptr_equal(last, &small_blocks[0]); // the oldest block is last
     assert_int_equal(remote_queue_chain_length(chain, NULL), 50);
@@ -94,15 +94,17 @@ static void test_push_chain(void **state) {
     for (int i = 0; i < 3; i++)
         small_blocks[i].link = &small_blocks[i + 1];
     small_blocks[3].link = (void *)0xdeadbeef;
-    assert_true(remote_queue_push_chain(&q, &small_blocks[0], &small_blocks[3]));
+    assert_true(remote_queue_push_chain(&q, &small_blocks[0], &small_blocks[3], 4));
     // Then a single block and another chain of 2 on the non-empty queue.
     assert_false(remote_queue_push(&q, &small_blocks[10]));
     small_blocks[20].link = &small_blocks[21];
     small_blocks[21].link = (void *)0xdeadbeef;
-    assert_false(remote_queue_push_chain(&q, &small_blocks[20], &small_blocks[21]));
+    assert_false(remote_queue_push_chain(&q, &small_blocks[20], &small_blocks[21], 2));
 
     void *last;
-    void *chain = remote_queue_take_all(&q);
+    uint32_t n;
+    void *chain = remote_queue_take_all(&q, &n);
+    assert_int_equal(n, 7); // the count the pushes added up, without a walk
     assert_int_equal(remote_queue_chain_length(chain, &last), 7);
     assert_ptr_equal(last, &small_blocks[3]);
     // Newest push first; each chain keeps its internal order.
@@ -122,15 +124,21 @@ static void test_taken_chain_can_be_pushed_back(void **state) {
     for (int i = 0; i < 8; i++)
         remote_queue_push(&q, &small_blocks[i]);
     void *last;
-    void *chain = remote_queue_take_all(&q);
+    void *chain = remote_queue_take_all(&q, NULL);
     assert_int_equal(remote_queue_chain_length(chain, &last), 8);
-    assert_true(remote_queue_push_chain(&q, chain, last));
-    assert_int_equal(remote_queue_chain_length(remote_queue_take_all(&q), NULL), 8);
+    assert_true(remote_queue_push_chain(&q, chain, last, 8));
+    uint32_t n;
+    assert_int_equal(remote_queue_chain_length(remote_queue_take_all(&q, &n), NULL), 8);
+    assert_int_equal(n, 8);
 }
 
 // ---- concurrency: N producers, one consumer ------------------------------------------------
 
 #define PER_PRODUCER 100000u
+
+// Blocks pushed and not yet taken, kept below REMOTE_QUEUE_MAX (the count in the head holds no
+// more): a producer ahead of the consumer by that much waits.
+static _Atomic uint32_t in_flight;
 
 typedef struct {
     remote_queue_t *q;
@@ -148,6 +156,9 @@ static void *producer_main(void *arg) {
         uint32_t n = 1;
         if (p->chain_every && i % p->chain_every == 0) n = 1 + i % 7;
         if (n > PER_PRODUCER - i) n = PER_PRODUCER - i;
+        while (atomic_load(&in_flight) + n > REMOTE_QUEUE_MAX - 16)
+            sched_yield();
+        atomic_fetch_add(&in_flight, n);
         for (uint32_t k = 0; k < n; k++) {
             block_t *b = &p->blocks[i + k];
             b->id = p->first_id + i + k;
@@ -155,7 +166,7 @@ static void *producer_main(void *arg) {
             b->link = k + 1 < n ? (void *)&p->blocks[i + k + 1] : NULL;
         }
         if (n == 1 ? remote_queue_push(p->q, &p->blocks[i])
-                   : remote_queue_push_chain(p->q, &p->blocks[i], &p->blocks[i + n - 1]))
+                   : remote_queue_push_chain(p->q, &p->blocks[i], &p->blocks[i + n - 1], (uint32_t)n))
             transitions++;
         i += n;
         if ((i & 1023) == 0) sched_yield(); // let the consumer interleave on few cores
@@ -182,9 +193,10 @@ static void run_mpsc(int nproducers, uint32_t chain_every) {
         assert_int_equal(pthread_create(&tid[t], NULL, producer_main, &prod[t]), 0);
     }
 
-    size_t received = 0, bad = 0, dup = 0, takes = 0;
+    size_t received = 0, bad = 0, dup = 0, takes = 0, miscounted = 0;
     while (received < total) {
-        void *b = remote_queue_take_all(&q);
+        uint32_t counted;
+        void *b = remote_queue_take_all(&q, &counted);
         if (b == NULL) {
             sched_yield();
             continue;
@@ -202,6 +214,8 @@ static void run_mpsc(int nproducers, uint32_t chain_every) {
             received++;
             if (++in_chain > total) break; // cyclic chain
         }
+        if (in_chain != counted) miscounted++;
+        atomic_fetch_sub(&in_flight, counted);
         if (bad || dup || in_chain > total) break;
     }
     for (int t = 0; t < nproducers; t++)
@@ -209,11 +223,12 @@ static void run_mpsc(int nproducers, uint32_t chain_every) {
 
     assert_int_equal(bad, 0);
     assert_int_equal(dup, 0);
+    assert_int_equal(miscounted, 0); // every take's count was its chain's length
     assert_int_equal(received, total);
     for (size_t i = 0; i < total; i++)
         if (seen[i] != 1) fail_msg("block %zu seen %u times", i, seen[i]);
     assert_true(remote_queue_is_empty(&q));
-    assert_null(remote_queue_take_all(&q));
+    assert_null(remote_queue_take_all(&q, NULL));
     // The queue went empty -> non-empty exactly as often as the consumer took a non-empty chain.
     assert_int_equal(atomic_load(&transitions), takes);
     free(blocks);
