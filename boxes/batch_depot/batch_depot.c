@@ -1,7 +1,9 @@
 #include "batch_depot.h"
 
-void batch_depot_init(batch_depot_t *d, uint32_t cap) {
-    *d = (batch_depot_t){.lock = HAK_LOCK_INIT, .cap = cap < BATCH_DEPOT_MAX ? cap : BATCH_DEPOT_MAX};
+void batch_depot_init(batch_depot_t *d, uint32_t cap, depot_batch_t *storage) {
+    *d = (batch_depot_t){.lock = HAK_LOCK_INIT,
+                         .cap = cap < BATCH_DEPOT_MAX ? cap : BATCH_DEPOT_MAX,
+                         .batches = storage};
 }
 
 // Under the lock: publish the new counts for the lock-free hints (relaxed: the batches themselves

@@ -3,11 +3,12 @@
 #include "remote_free.h"
 
 batch_depot_t hak_depots[DEPOT_CLASSES];
+static depot_batch_t depot_storage[DEPOT_CLASSES][BATCH_DEPOT_MAX];
 
 void depots_init(void) {
     for (unsigned c = 0; c < DEPOT_CLASSES; c++) {
         uint32_t batch_bytes = size_class_batch(c) * hak_class_size[c];
-        batch_depot_init(&hak_depots[c], (uint32_t)(DEPOT_BYTES / batch_bytes));
+        batch_depot_init(&hak_depots[c], (uint32_t)(DEPOT_BYTES / batch_bytes), depot_storage[c]);
         hak_fork_protect(&hak_depots[c].lock);
     }
 }

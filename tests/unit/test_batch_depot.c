@@ -15,6 +15,9 @@
 
 static uint64_t cnt(_Atomic uint64_t *c) { return atomic_load(c); }
 
+// The depots' batches, kept apart from the depot (one test at a time uses them).
+static depot_batch_t storage[BATCH_DEPOT_MAX];
+
 // A chain of n blocks of blocks[] starting at index i (linked through their first words).
 static void *chain(void **blocks, unsigned i, unsigned n, void **last) {
     for (unsigned k = 0; k + 1 < n; k++) blocks[i + k] = &blocks[i + k + 1];
@@ -32,7 +35,7 @@ static unsigned chain_length(void *first) {
 static void test_bounded_lifo(void **state) {
     (void)state;
     static batch_depot_t d;
-    batch_depot_init(&d, 3);
+    batch_depot_init(&d, 3, storage);
     void *blocks[64], *last;
     depot_batch_t out;
     assert_false(batch_depot_take(&d, &out));
@@ -66,9 +69,9 @@ static void test_bounded_lifo(void **state) {
 static void test_cap_is_bounded(void **state) {
     (void)state;
     static batch_depot_t d;
-    batch_depot_init(&d, 100000);
+    batch_depot_init(&d, 100000, storage);
     assert_int_equal(d.cap, BATCH_DEPOT_MAX);
-    batch_depot_init(&d, 0); // a depot that refuses everything
+    batch_depot_init(&d, 0, storage); // a depot that refuses everything
     void *blocks[2], *last;
     void *first = chain(blocks, 0, 2, &last);
     assert_false(batch_depot_put(&d, first, last, 2));
@@ -121,7 +124,7 @@ static void *worker(void *arg) {
 
 static void test_threads_lose_nothing(void **state) {
     (void)state;
-    batch_depot_init(&shared, 16);
+    batch_depot_init(&shared, 16, storage);
     worker_t w[THREADS];
     pthread_t t[THREADS];
     for (unsigned i = 0; i < THREADS; i++) {
