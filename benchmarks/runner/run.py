@@ -604,6 +604,20 @@ def machine_info(allocs):
 # Pieces shared with ab.py (the A/B runner over hakmem presets)
 # ---------------------------------------------------------------------------------------------------
 
+def trace_case(path):
+    """The one case of --trace: hak-replay of a recorded trace. Its peak includes the trace's own
+    tables (trace_kb, the same under every allocator), reported on a row of their own."""
+    if not os.path.isfile(path):
+        raise ValueError(f"no trace at {path}")
+    path = os.path.realpath(path)
+    if any(ch.isspace() for ch in path):
+        raise ValueError(f"the trace's path may not contain spaces: {path}")
+    name = "trace:" + os.path.basename(path)
+    return dict(name=name, prog="hak-replay", kind="throughput", quick=path, full=path,
+                mem_rows=[("trace_kb", "of which the trace's tables")],
+                desc=f"hak-replay of {path}")
+
+
 def select_cases(workloads, full):
     """The cases of the mode, or those named in the comma-separated `workloads` (case or program
     names). Raises ValueError with a message for unknown names or an empty selection."""
@@ -634,7 +648,7 @@ def describe_run(case, alloc, rec):
     return what
 
 
-MEDIAN_METRICS = ["ops_per_sec", "peak_rss_kb", "rss_after_free_kb", "end_rss_kb", "overhead_kb",
+MEDIAN_METRICS = ["ops_per_sec", "peak_rss_kb", "rss_after_free_kb", "end_rss_kb", "trace_kb", "overhead_kb",
                   "retained_kb", "start_rss_kb", "rss_half_kb", "seconds"]
 
 
@@ -660,7 +674,8 @@ def compute_medians(cases, allocs, records):
 
 
 RUN_FIELDS = ["case", "program", "args", "allocator", "run", "ok", "error", "ops_per_sec", "peak_rss_kb",
-              "rss_after_free_kb", "end_rss_kb", "overhead_kb", "retained_kb", "start_rss_kb", "seconds",
+              "rss_after_free_kb", "end_rss_kb", "trace_kb", "overhead_kb", "retained_kb", "start_rss_kb",
+              "seconds",
               "wall_seconds",
               "misaligned", "served_by", "hakmem_allocs"]
 MEDIAN_FIELDS = ["case", "allocator", "metric", "median", "min", "max", "spread_pct", "n"]
@@ -778,6 +793,8 @@ def main():
     ap.add_argument("--hakmem", help="path of libhakmem.so (default: from <build-dir>/bench/manifest.json)")
     ap.add_argument("--out", help="output directory (default: <build-dir>/bench)")
     ap.add_argument("--timeout", type=float, help="seconds per run (default 120 quick, 600 full)")
+    ap.add_argument("--trace", metavar="FILE",
+                    help="replay a recorded trace (docs/trace.md) with hak-replay instead of the workloads")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")
     a = ap.parse_args()
 
@@ -794,7 +811,7 @@ def main():
 
     # Cases
     try:
-        cases = select_cases(a.workloads, full)
+        cases = [trace_case(a.trace)] if a.trace else select_cases(a.workloads, full)
     except ValueError as e:
         die(str(e))
 
@@ -805,6 +822,8 @@ def main():
     exes = {}
     for c in cases:
         exe = (manifest or {}).get("workloads", {}).get(c["prog"]) or os.path.join(build_dir, "bench", "bin", c["prog"])
+        if c["prog"] == "hak-replay":
+            exe = os.path.join(build_dir, "tools", "trace", "hak-replay")
         if not os.access(exe, os.X_OK):
             die(f"workload '{c['prog']}' not built ({exe}); build the release preset: "
                 "cmake --preset release && cmake --build --preset release")
