@@ -41,8 +41,11 @@ static pthread_mutex_t buffers_lock = PTHREAD_MUTEX_INITIALIZER;
 static tbuf_t *buffers;
 static uint32_t threads_seen;
 static pthread_key_t exit_key;
-static __thread tbuf_t *my;
-static __thread bool busy; // inside the recorder: the calls it causes are not the program's
+// initial-exec: the library is loaded at start-up (LD_PRELOAD), so its TLS is in the static block;
+// the default model's first access in a thread may call malloc, which is this library.
+#define RECORDER_TLS __thread __attribute__((tls_model("initial-exec")))
+static RECORDER_TLS tbuf_t *my;
+static RECORDER_TLS bool busy; // inside the recorder: the calls it causes are not the program's
 
 static void write_all(const struct iovec *iov, int n) {
     // O_APPEND: one writev is appended whole, whichever thread writes at the same time.
