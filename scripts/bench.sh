@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the release preset and compares hakmem against glibc, mimalloc, jemalloc and tcmalloc.
 #
-#   scripts/bench.sh [runner options]      (default: --quick, about two minutes)
+#   scripts/bench.sh [runner options]      (default: --quick, about four minutes)
 #   scripts/bench.sh --full                (every workload, bigger sizes, 5 runs)
 #   scripts/bench.sh --workloads larson,memory --allocators hakmem,mimalloc --runs 5
 #

@@ -778,7 +778,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter,
                                  epilog="cases:\n" + "\n".join(f"  {c['name']:<24} {c['desc']}" for c in CASES))
     mode = ap.add_mutually_exclusive_group()
-    mode.add_argument("--quick", action="store_true", help="3 runs, small sizes, 1-2 minutes (default)")
+    mode.add_argument("--quick", action="store_true", help="3 runs, small sizes, about 4 minutes (default)")
     mode.add_argument("--full", action="store_true", help="5 runs, bigger sizes, every case")
     ap.add_argument("--workloads", help="comma-separated case names or program names (default: all of the mode)")
     ap.add_argument("--allocators", help="comma-separated: " + ",".join(DEFAULT_ALLOCATORS) + " (default: all)")
