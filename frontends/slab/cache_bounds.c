@@ -38,7 +38,7 @@ static uint64_t heap_allocs_all(const hak_heap_t *h) {
 drain_kind_t cache_on_drain(hak_heap_t *h, unsigned cls, bool to_live_heap) {
     h->cache[cls].drained = true;
     if (to_live_heap) return DRAIN_BATCH;
-    if (h->drain_run.emptying) return h->cache[cls].emptying ? DRAIN_CLASS : DRAIN_LOWER_CLASS;
+    if (h->drain_run.emptying) return DRAIN_CLASS;
     h->drain_run.bytes += batch_bytes(cls);
     // The allocations are counted over the second half of the run only: adding up every class's
     // count costs 91 pairs of loads, too much for every run (a churn begins one at each refill).

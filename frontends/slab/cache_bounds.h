@@ -32,11 +32,10 @@
 // Owner only.
 void cache_on_refill(hak_heap_t *h, unsigned cls);
 // What a drain of the class is to take (to_live_heap: its blocks are bound for another live heap,
-// or are not to count in the run):
-// a batch; every block of the class; the same, lowering its bound first; or every block of every
-// class not bound for a live heap, lowering their bounds (the run of drains has just shown a
-// thread that only frees).
-typedef enum { DRAIN_BATCH, DRAIN_CLASS, DRAIN_LOWER_CLASS, DRAIN_ALL_CLASSES } drain_kind_t;
+// or are not to count in the run): a batch; every block of the class, its bound lowered (if it
+// is not already); or every block of every class not bound for a live heap, their bounds lowered
+// (the run of drains has just shown a thread that only frees).
+typedef enum { DRAIN_BATCH, DRAIN_CLASS, DRAIN_ALL_CLASSES } drain_kind_t;
 drain_kind_t cache_on_drain(hak_heap_t *h, unsigned cls, bool to_live_heap);
 // Lowers the class's bound until its next refill (or tick).
 void cache_lower_bound(hak_heap_t *h, unsigned cls);

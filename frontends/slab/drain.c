@@ -59,7 +59,8 @@ static bool cache_front_is_foreign(hak_heap_t *h, unsigned cls) {
     return owner != h && owner != NULL;
 }
 
-// A class of a thread that only frees (cache_bounds.h): all its blocks back, its bound lowered.
+// A class of a thread that only frees (cache_bounds.h): all its blocks back, its bound lowered
+// (cache_lower_bound does nothing for a class already lowered).
 static void heap_empty_class(hak_heap_t *h, unsigned cls) {
     cache_lower_bound(h, cls);
     if (tc_count(&h->cache[cls].tc) > 0)
@@ -78,11 +79,8 @@ HAK_NOINLINE void heap_drain(hak_heap_t *h, unsigned cls) {
         for (unsigned c = 0; c < HAK_NCLASSES; c++)
             if (depot_of(c) == NULL || !cache_front_is_foreign(h, c)) heap_empty_class(h, c);
         break;
-    case DRAIN_LOWER_CLASS:
-        heap_empty_class(h, cls);
-        break;
     case DRAIN_CLASS:
-        heap_drain_n(h, cls, UINT32_MAX, d != NULL);
+        heap_empty_class(h, cls);
         break;
     case DRAIN_BATCH:
         if (!(d != NULL && foreign && drain_to_depot(h, cls, d)))
