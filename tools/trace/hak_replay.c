@@ -28,6 +28,9 @@ typedef struct {
     uint64_t *ops; // indices into the trace's events, in order
     uint64_t n;
     uint64_t waits;
+    // What this thread made and released in the replay (blocks, bytes asked for); a thread may
+    // release more than it made (other threads' blocks): the sum over threads is what is left.
+    int64_t live_blocks, live_bytes;
     pthread_t th;
 } replay_thread_t;
 
@@ -36,10 +39,10 @@ static _Atomic(void *) *g_ptr; // [block]: its address in this replay, NULL unti
 static double g_touch;
 static spin_barrier_t g_start;
 
-static void *block_of(uint32_t id, uint64_t *waits) {
+static void *block_of(replay_thread_t *r, uint32_t id) {
     void *p = atomic_load_explicit(&g_ptr[id], memory_order_acquire);
     for (unsigned spins = 0; p == NULL; spins++) {
-        if (spins == 0) (*waits)++;
+        if (spins == 0) r->waits++;
         if (spins > 64) sched_yield();
         // acquire: pairs with the maker's release store, so the block's bytes are its.
         p = atomic_load_explicit(&g_ptr[id], memory_order_acquire);
@@ -47,51 +50,58 @@ static void *block_of(uint32_t id, uint64_t *waits) {
     return p;
 }
 
-static void made(uint32_t id, void *p, uint64_t size) {
+static void made(replay_thread_t *r, uint32_t id, void *p, uint64_t size) {
     if (p == NULL) wl_die("hak-replay: the allocator returned NULL for %llu bytes",
                           (unsigned long long)size);
     size_t n = g_touch > 0 ? (size_t)((double)size * g_touch) : 1;
     if (n > size) n = (size_t)size;
     if (n) memset(p, 0x5a, n);
+    r->live_blocks++, r->live_bytes += (int64_t)size;
     // release: whichever thread frees it later sees it made and written.
     atomic_store_explicit(&g_ptr[id], p, memory_order_release);
 }
 
-static void release(uint32_t id, uint64_t *waits) {
-    void *p = block_of(id, waits);
+// The block a realloc or a free gives back, as this thread's accounts see it.
+static void *given_back(replay_thread_t *r, uint32_t id) {
+    r->live_blocks--, r->live_bytes -= (int64_t)g_trace.block_size[id];
+    return block_of(r, id);
+}
+
+static void release(replay_thread_t *r, uint32_t id) {
+    void *p = given_back(r, id);
     uint8_t how = g_trace.block_op[id];
     if (how == OP_NEW) _ZdlPv(p);
     else if (how == OP_NEW_ARRAY) _ZdaPv(p);
     else free(p);
 }
 
-static void replay_event(const trace_event_t *e, uint64_t *waits) {
+static void replay_event(replay_thread_t *r, const trace_event_t *e) {
     switch (e->op) {
-    case OP_MALLOC: if (e->block) made(e->block, malloc(e->size), e->size); break;
-    case OP_CALLOC: if (e->block) made(e->block, calloc(1, e->size), e->size); break;
-    case OP_NEW: if (e->block) made(e->block, _Znwm(e->size), e->size); break;
-    case OP_NEW_ARRAY: if (e->block) made(e->block, _Znam(e->size), e->size); break;
+    case OP_MALLOC: if (e->block) made(r, e->block, malloc(e->size), e->size); break;
+    case OP_CALLOC: if (e->block) made(r, e->block, calloc(1, e->size), e->size); break;
+    case OP_NEW: if (e->block) made(r, e->block, _Znwm(e->size), e->size); break;
+    case OP_NEW_ARRAY: if (e->block) made(r, e->block, _Znam(e->size), e->size); break;
     case OP_MEMALIGN:
         if (e->block) {
             void *p = NULL;
             size_t align = e->align < sizeof(void *) ? sizeof(void *) : (size_t)e->align;
             if (posix_memalign(&p, align, e->size) != 0) p = NULL;
-            made(e->block, p, e->size);
+            made(r, e->block, p, e->size);
         }
         break;
     case OP_REALLOC:
-        if (e->block == 0) { // size 0 (freed), or it failed (the block stayed)
-            if (e->size == 0 && e->arg) release(e->arg, waits);
+        if (e->block == 0) { // size 0: freed (one that failed released nothing: no arg)
+            if (e->arg) release(r, e->arg);
         } else if (e->arg && g_trace.block_op[e->arg] != OP_NEW &&
                    g_trace.block_op[e->arg] != OP_NEW_ARRAY) {
-            made(e->block, realloc(block_of(e->arg, waits), e->size), e->size);
+            made(r, e->block, realloc(given_back(r, e->arg), e->size), e->size);
         } else { // from NULL (or from a block of new, which realloc may not take)
-            if (e->arg) release(e->arg, waits);
-            made(e->block, malloc(e->size), e->size);
+            if (e->arg) release(r, e->arg);
+            made(r, e->block, malloc(e->size), e->size);
         }
         break;
     default: // the frees
-        if (e->arg) release(e->arg, waits);
+        if (e->arg) release(r, e->arg);
         break;
     }
 }
@@ -99,7 +109,7 @@ static void replay_event(const trace_event_t *e, uint64_t *waits) {
 static void *replay_main(void *arg) {
     replay_thread_t *r = arg;
     spin_barrier_wait(&g_start);
-    for (uint64_t i = 0; i < r->n; i++) replay_event(&g_trace.events[r->ops[i]], &r->waits);
+    for (uint64_t i = 0; i < r->n; i++) replay_event(r, &g_trace.events[r->ops[i]]);
     return NULL;
 }
 
@@ -140,29 +150,20 @@ int main(int argc, char **argv) {
     spin_barrier_wait(&g_start);
     double t0 = wl_now();
     uint64_t waits = 0;
+    int64_t live = 0, live_bytes = 0;
     for (uint32_t t = 0; t < nt; t++) {
         pthread_join(threads[t].th, NULL);
         waits += threads[t].waits;
+        live += threads[t].live_blocks, live_bytes += threads[t].live_bytes;
     }
     double secs = wl_now() - t0;
-    // What the program left live at its end, as the replay made it.
-    uint64_t live = 0, live_bytes = 0;
-    uint8_t *freed = trace_map_alloc((size_t)g_trace.nblocks + 1);
-    uint64_t *size = trace_map_alloc(((size_t)g_trace.nblocks + 1) * sizeof *size);
-    for (uint64_t i = 0; i < g_trace.nevents && freed && size; i++) {
-        const trace_event_t *e = &g_trace.events[i];
-        if (e->arg && (e->op != OP_REALLOC || e->block || e->size == 0)) freed[e->arg] = 1;
-        if (e->block) size[e->block] = e->size;
-    }
-    for (uint32_t b = 1; b <= g_trace.nblocks && freed && size; b++)
-        if (!freed[b] && atomic_load(&g_ptr[b])) live++, live_bytes += size[b];
     printf("hak-replay: %s: %llu events of %u threads in %.3f s (%llu waits for another thread)\n",
            path, (unsigned long long)g_trace.nevents, nt, secs, (unsigned long long)waits);
     wl_report("replay",
               "ops=%llu seconds=%.6f ops_per_sec=%.0f peak_rss_kb=%ld trace_kb=%ld "
-              "live_blocks=%llu live_bytes=%llu threads=%u waits=%llu",
+              "live_blocks=%lld live_bytes=%lld threads=%u waits=%llu",
               (unsigned long long)g_trace.nevents, secs, g_trace.nevents / (secs > 0 ? secs : 1e-9),
-              wl_peak_rss_kb(), trace_kb, (unsigned long long)live, (unsigned long long)live_bytes,
+              wl_peak_rss_kb(), trace_kb, (long long)live, (long long)live_bytes,
               nt, (unsigned long long)waits);
     return 0;
 }

@@ -26,14 +26,14 @@ static void print_sizes(const trace_t *t) {
                    b ? (1ull << b) - 1 : 0ull, (unsigned long long)count[b]);
 }
 
-static void print_live(const trace_t *t, const uint64_t *size_of) {
+static void print_live(const trace_t *t) {
     uint64_t live = 0, peak = 0, peak_ms = 0, last_ms = t->nevents ? t->events[t->nevents - 1].ms : 0;
     uint64_t mark[TIMELINE] = {0};
     unsigned next_mark = 0;
     for (uint64_t i = 0; i < t->nevents; i++) {
         const trace_event_t *e = &t->events[i];
-        if (e->arg) live -= size_of[e->arg];
-        if (e->block) live += size_of[e->block];
+        if (e->arg) live -= t->block_size[e->arg];
+        if (e->block) live += t->block_size[e->block];
         if (live > peak) peak = live, peak_ms = e->ms;
         while (next_mark < TIMELINE && i + 1 >= (t->nevents * (next_mark + 1)) / TIMELINE)
             mark[next_mark++] = live;
@@ -77,10 +77,10 @@ int main(int argc, char **argv) {
         return 1;
     }
     uint64_t by_op[OP_LAST] = {0};
-    uint64_t *size_of = calloc((size_t)t.nblocks + 1, sizeof *size_of), bytes = 0;
+    uint64_t bytes = 0;
     for (uint64_t i = 0; i < t.nevents; i++) {
         by_op[t.events[i].op]++;
-        if (t.events[i].block) size_of[t.events[i].block] = t.events[i].size, bytes += t.events[i].size;
+        if (t.events[i].block) bytes += t.events[i].size;
     }
     printf("trace %s: format %llu, page size %llu, process %llu\n", argv[1],
            (unsigned long long)t.version, (unsigned long long)t.page_size,
@@ -92,9 +92,8 @@ int main(int argc, char **argv) {
     for (uint8_t op = 1; op < OP_LAST; op++)
         if (by_op[op]) printf("  %-9s %12llu\n", trace_op_name(op), (unsigned long long)by_op[op]);
     print_sizes(&t);
-    print_live(&t, size_of);
+    print_live(&t);
     print_threads(&t);
-    free(size_of);
     trace_free(&t);
     return 0;
 }

@@ -320,11 +320,13 @@ static int resolve(trace_t *t, loading_t *l, char *err, size_t errlen) {
     t->nblocks = next;
     t->block_thread = trace_map_alloc(((size_t)next + 1) * sizeof *t->block_thread);
     t->block_op = trace_map_alloc((size_t)next + 1);
-    if (!t->block_thread || !t->block_op) return fail(err, errlen, "out of memory");
+    t->block_size = trace_map_alloc(((size_t)next + 1) * sizeof *t->block_size);
+    if (!t->block_thread || !t->block_op || !t->block_size) return fail(err, errlen, "out of memory");
     for (uint64_t i = 0; i < l->n; i++)
         if (l->ev[i].block) {
             t->block_thread[l->ev[i].block] = l->ev[i].thread;
             t->block_op[l->ev[i].block] = l->ev[i].op;
+            t->block_size[l->ev[i].block] = l->ev[i].size;
         }
     if (sort_by_key(l->ev, l->n, sizeof *l->ev) != 0) return fail(err, errlen, "out of memory");
     return 0;
@@ -357,5 +359,6 @@ int trace_load(const char *path, trace_t *t, char *err, size_t errlen) {
 
 void trace_free(trace_t *t) {
     trace_map_release(t->events), trace_map_release(t->block_thread), trace_map_release(t->block_op);
+    trace_map_release(t->block_size);
     memset(t, 0, sizeof *t);
 }

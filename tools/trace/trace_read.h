@@ -29,6 +29,7 @@ typedef struct {
     uint32_t nblocks;      // block ids are 1..nblocks
     uint32_t *block_thread; // [id]: the thread that made the block
     uint8_t *block_op;      // [id]: the op that made it
+    uint64_t *block_size;   // [id]: the bytes asked for
     uint64_t unknown_frees; // frees of blocks made before the recording began (or not seen)
 } trace_t;
 
